@@ -1,0 +1,91 @@
+"""Server settings, read from a YAML file and then from `VIMWATCH_*` environment variables.
+
+Environment variables win over the file so that one config file can be shared by several
+processes while each is nudged (port, state dir) from its unit or test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from vimwatch.errors import InvalidConfig
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "vimwatch"
+
+
+class Settings(BaseSettings):
+    """Everything a vimwatch server process can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="VIMWATCH_", extra="forbid")
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    database_url: str | None = None
+    auth: Literal["noauth"] = "noauth"
+    validate_vims: bool = True
+    monitor_interval: float = Field(default=1.0, gt=0)
+    monitor_timeout: float = Field(default=1.0, gt=0)
+    monitor_down_after: int = Field(default=3, ge=1)
+    monitor_up_after: int = Field(default=1, ge=1)
+    monitor_probe: Literal["icmp", "tcp", "http"] = "icmp"
+    reconcile_interval: float = Field(default=30.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=9890, ge=0, le=65535)
+    default_project: str = "default"
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLite inside the state dir unless a server database is configured."""
+        return self.database_url or f"sqlite:///{self.state_dir / 'vimwatch.db'}"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.state_dir / "keys"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("VIMWATCH_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: str | None = None, **overrides: object) -> Settings:
+    """Build settings, turning any mistake in the file or environment into InvalidConfig."""
+    from pydantic import ValidationError
+
+    if config_file:
+        if not Path(config_file).is_file():
+            raise InvalidConfig(f"config file {config_file} does not exist")
+        os.environ["VIMWATCH_CONFIG"] = config_file
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidConfig(f"invalid configuration: {problems}") from exc
