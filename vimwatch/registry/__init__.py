@@ -1,0 +1,1 @@
+"""The database: VIMs, their encrypted credentials, events, and the embedded engine's records."""

@@ -1,0 +1,58 @@
+"""Writing and reading the event log of VIMs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vimwatch.context import RequestContext
+from vimwatch.registry.models import Event
+
+EVENT_FILTERS = ("id", "resource_id", "resource_type", "resource_state", "event_type")
+
+
+def record_event(
+    session: Session,
+    *,
+    vim_id: str,
+    tenant_id: str,
+    state: str,
+    event_type: str,
+    timestamp: datetime,
+    details: str = "",
+) -> Event:
+    event = Event(
+        resource_id=vim_id,
+        resource_type="vim",
+        resource_state=state,
+        event_type=event_type,
+        timestamp=timestamp,
+        event_details=details,
+        tenant_id=tenant_id,
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session, context: RequestContext, filters: dict[str, list[str]]
+) -> list[Event]:
+    """Events the caller may see, matching every filter (repeated values of one key OR'ed)."""
+    query = select(Event).order_by(Event.id)
+    if not context.is_admin:
+        query = query.where(Event.tenant_id == context.project_id)
+    for key, values in filters.items():
+        column = getattr(Event, key)
+        if key == "id":
+            values = [int(v) for v in values if v.isdigit()]
+        query = query.where(column.in_(values))
+    return list(session.scalars(query))
+
+
+def get_event(session: Session, context: RequestContext, event_id: int) -> Event | None:
+    event = session.get(Event, event_id)
+    if event is None or not context.can_see(event.tenant_id):
+        return None
+    return event

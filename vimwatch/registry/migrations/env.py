@@ -1,0 +1,14 @@
+"""Alembic runs migrations on the connection vimwatch hands it (see registry.database.migrate)."""
+
+from alembic import context
+
+from vimwatch.registry.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

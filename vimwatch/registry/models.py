@@ -1,0 +1,105 @@
+"""Tables of the registry.
+
+Uniqueness rules live in the schema, not in application checks, so that two concurrent
+requests cannot both win: `tombstone` is '' while a VIM is live and its own id once deleted
+(names are unique among live VIMs of a project), and `default_flag` is True for the
+project's default VIM and NULL otherwise (NULLs never collide in a unique constraint, on
+SQLite, PostgreSQL and MariaDB alike).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Vim(Base):
+    __tablename__ = "vims"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", "tombstone", name="uq_vims_live_name"),
+        UniqueConstraint("tenant_id", "default_flag", name="uq_vims_one_default"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    auth_url: Mapped[str] = mapped_column(String(255))
+    vim_project: Mapped[dict[str, Any]] = mapped_column(JSON)
+    auth_cred: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed_secrets: Mapped[str] = mapped_column(Text, default="")
+    placement_attr: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_flag: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    tombstone: Mapped[str] = mapped_column(String(36), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(String(36), index=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_state: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime] = mapped_column(DateTime)
+    event_details: Mapped[str] = mapped_column(Text, default="")
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    vim_id: Mapped[str] = mapped_column(String(36), index=True)
+    definition: Mapped[str] = mapped_column(Text)
+    project_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Execution(Base):
+    __tablename__ = "executions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(36), index=True)
+    workflow_name: Mapped[str] = mapped_column(String(255), index=True)
+    vim_id: Mapped[str] = mapped_column(String(36), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    state_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+    input: Mapped[str] = mapped_column(Text, default="{}")
+    project_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    execution_id: Mapped[str] = mapped_column(String(36), index=True)
+    workflow_id: Mapped[str] = mapped_column(String(36))
+    workflow_name: Mapped[str] = mapped_column(String(255), index=True)
+    vim_id: Mapped[str] = mapped_column(String(36), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    state_info: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

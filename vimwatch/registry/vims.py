@@ -1,0 +1,42 @@
+"""Reading and writing VIM rows, always scoped by the caller's context."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vimwatch.context import RequestContext
+from vimwatch.registry.models import Vim
+
+VIM_FILTERS = ("id", "name", "type", "tenant_id", "status", "is_default", "description")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+def find_vim(
+    session: Session, context: RequestContext, vim_id: str, *, for_update: bool = False
+) -> Vim | None:
+    """A live VIM the caller may see; None hides both 'absent' and 'another project's'."""
+    query = select(Vim).where(Vim.id == vim_id, Vim.deleted_at.is_(None))
+    if not context.is_admin:
+        query = query.where(Vim.tenant_id == context.project_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def list_vims(
+    session: Session, context: RequestContext, filters: dict[str, list[str]]
+) -> list[Vim]:
+    query = select(Vim).where(Vim.deleted_at.is_(None)).order_by(Vim.created_at, Vim.id)
+    if not context.is_admin:
+        query = query.where(Vim.tenant_id == context.project_id)
+    for key, values in filters.items():
+        if key == "is_default":
+            query = query.where(Vim.is_default.in_([v.lower() in _TRUE for v in values]))
+        else:
+            query = query.where(getattr(Vim, key).in_(values))
+    return list(session.scalars(query))
+
+
+def live_vims(session: Session) -> list[Vim]:
+    return list(session.scalars(select(Vim).where(Vim.deleted_at.is_(None))))
