@@ -1,0 +1,1 @@
+"""Credentials encrypted at rest, with the keys kept outside the database."""
