@@ -1,0 +1,1 @@
+"""Applies the status changes the monitors report."""
