@@ -1,0 +1,1 @@
+"""Workflow backends: where each VIM's monitoring workflow lives and runs."""

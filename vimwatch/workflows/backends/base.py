@@ -1,0 +1,31 @@
+"""What the VIM service asks of a workflow backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+ENGINE_ADDRESS = "vimwatch.engine"
+
+
+def kill_address(vim_id: str) -> str:
+    """The address a VIM's monitor listens on, as the old Tacker monitor did."""
+    return f"KILL_ACTION.{vim_id}"
+
+
+class WorkflowBackend(ABC):
+    @abstractmethod
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it."""
+
+    @abstractmethod
+    def stop_monitoring(self, vim_id: str) -> None:
+        """Kill the monitor, then delete the executions (forced) and the workflow."""
+
+    @abstractmethod
+    def monitored_vims(self) -> set[str]:
+        """VIM ids with a RUNNING execution."""
+
+    @abstractmethod
+    def vims_with_workflow(self) -> set[str]:
+        """VIM ids that have a workflow, running or not."""
