@@ -1,0 +1,1 @@
+from tests.lab import lab  # noqa: F401  (re-exported fixture)

@@ -1,0 +1,222 @@
+import asyncio
+import json
+import logging
+import socket
+import struct
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.lab import Lab, LabHost
+from tests.monitor.probes.support import pending_timers, probe_once
+from vimwatch.monitor.probes import IcmpProbe, TcpProbe, icmp, open_probe
+from vimwatch.monitor.probes.base import ProbeResult
+from vimwatch.monitor.target import target_from_auth_url
+
+TARGET = target_from_auth_url("http://127.0.0.1/")
+
+
+def rfc1071_checksum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[IcmpProbe]:
+    opened = IcmpProbe()
+    try:
+        await opened.open()
+    except icmp.ProbeUnavailable as exc:
+        pytest.skip(f"no raw ICMP socket here: {exc}")
+    yield opened
+    await opened.close()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1"])
+async def test_loopback_addresses_answer_once_with_an_rtt(probe: IcmpProbe, address: str) -> None:
+    result = await probe_once(probe, TARGET, address, timeout=0.5, linger=0.6)
+    assert result.ok, result
+    assert result.reason == ""
+    assert 0 < result.rtt < 0.5
+
+
+async def test_a_reply_disarms_the_probes_timeout_timer(probe: IcmpProbe) -> None:
+    assert (await probe_once(probe, TARGET, "127.0.0.1", timeout=30)).ok
+    assert pending_timers(asyncio.get_running_loop()) == []
+
+
+async def test_expanded_ipv6_spelling_still_matches_the_reply(probe: IcmpProbe) -> None:
+    result = await probe_once(probe, TARGET, "0:0:0:0:0:0:0:1", timeout=0.5)
+    assert result.ok, result
+
+
+async def test_concurrent_probes_to_many_addresses_each_get_their_own_reply(
+    probe: IcmpProbe,
+) -> None:
+    addresses = [f"127.0.{i}.{j}" for i in range(4) for j in range(1, 51)] + ["::1"] * 20
+    results = await asyncio.gather(
+        *(probe_once(probe, TARGET, address, timeout=1.0) for address in addresses)
+    )
+    assert all(result.ok for result in results), [r for r in results if not r.ok][:3]
+
+
+async def test_echo_request_checksum_is_valid_for_every_sequence(probe: IcmpProbe) -> None:
+    channel = probe._channels[socket.AF_INET]
+    for seq in [0, 1, 0x7FFF, 0xFFFE, 0xFFFF, *range(0, 0x10000, 251)]:
+        packet = channel._packet(seq)
+        assert rfc1071_checksum(packet) == 0, seq
+        assert struct.unpack_from("!BBxxHH", packet) == (8, 0, channel._ident, seq)
+
+
+async def test_close_reports_waiting_probes_and_leaves_no_timer() -> None:
+    probe = IcmpProbe()
+    try:
+        await probe.open()
+    except icmp.ProbeUnavailable as exc:
+        pytest.skip(str(exc))
+    reports: list[ProbeResult] = []
+    channel = probe._channels[socket.AF_INET]
+    channel._pending[("127.0.0.1", 1)] = (
+        0.0,
+        asyncio.get_running_loop().call_later(30, channel._expire, ("127.0.0.1", 1)),
+        reports.append,
+    )
+    await probe.close()
+    assert [result.ok for result in reports] == [False]
+    assert pending_timers(asyncio.get_running_loop()) == []
+
+
+async def test_icmp_falls_back_to_tcp_with_a_warning_when_no_socket_can_be_opened(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(family: int, privileged: bool) -> socket.socket:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(icmp, "_open_socket", refuse)
+    with caplog.at_level(logging.WARNING):
+        probe = await open_probe("icmp")
+    try:
+        assert isinstance(probe, TcpProbe)
+        assert "TCP" in caplog.text and "CAP_NET_RAW" in caplog.text
+    finally:
+        await probe.close()
+
+
+async def test_unknown_probe_kind_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown probe kind"):
+        await open_probe("smoke-signal")
+
+
+# --- against lab hosts -------------------------------------------------------------------
+
+INJECT = """
+import socket, struct, sys
+dst, kind, ident, seq = sys.argv[1], *map(int, sys.argv[2:5])
+head = struct.pack("!BBHHH", kind, 0, 0, ident, seq) + b"vimwatch"
+total = sum(struct.unpack("!8H", head))
+while total >> 16:
+    total = (total & 0xFFFF) + (total >> 16)
+packet = struct.pack("!BBHHH", kind, 0, ~total & 0xFFFF, ident, seq) + b"vimwatch"
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+if len(sys.argv) > 5:  # four bytes of IP options (NOP, NOP, NOP, end): a 24-byte IP header
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, bytes([1, 1, 1, 0]))
+sock.sendto(packet, (dst, 0))
+"""
+
+
+async def inject(host: LabHost, kind: int, ident: int, seq: int, ip_options: bool = False) -> None:
+    """Send an ICMP message from inside `host` to the root namespace, as if it answered."""
+    args = (sys.executable, "-c", INJECT, host.gateway, str(kind), str(ident), str(seq))
+    args += ("ip-options",) if ip_options else ()
+    await asyncio.to_thread(host.run, *args, check=True)
+
+
+@pytest.mark.lab
+async def test_muted_host_times_out_after_the_timeout(probe: IcmpProbe, lab: Lab) -> None:
+    host = lab.add_host()
+    host.mute()
+    began = time.monotonic()
+    result = await probe_once(probe, TARGET, host.address, timeout=0.3, linger=0.1)
+    assert result == ProbeResult(False, None, "timeout")
+    assert 0.28 < time.monotonic() - began < 0.6
+
+
+@pytest.mark.lab
+async def test_host_with_its_link_down_fails_and_answers_again_when_up(
+    probe: IcmpProbe, lab: Lab
+) -> None:
+    host = lab.add_host()
+    assert (await probe_once(probe, TARGET, host.address, timeout=0.5)).ok
+    host.down()
+    assert not (await probe_once(probe, TARGET, host.address, timeout=0.3)).ok
+    host.up()
+    await asyncio.sleep(0.1)
+    assert (await probe_once(probe, TARGET, host.address, timeout=0.5)).ok
+
+
+@pytest.mark.lab
+async def test_only_an_echo_reply_from_the_probed_address_with_our_id_and_seq_counts(
+    probe: IcmpProbe, lab: Lab
+) -> None:
+    probed, other = lab.add_host(), lab.add_host()
+    probed.mute()
+    other.mute()
+    reports: list[ProbeResult] = []
+    probe.start(TARGET, probed.address, 5.0, reports.append)
+    channel = probe._channels[socket.AF_INET]
+    ident, seq = channel._ident, channel._seq
+
+    await inject(probed, 0, ident ^ 1, seq)  # someone else's identifier
+    await inject(probed, 0, ident, (seq + 1) & 0xFFFF)  # another sequence
+    await inject(probed, 8, ident, seq)  # an echo request, not a reply
+    await inject(other, 0, ident, seq)  # the right numbers from the wrong host
+    await asyncio.sleep(0.3)
+    assert reports == []
+
+    await inject(probed, 0, ident, seq, ip_options=True)  # found only if IHL is honoured
+    await asyncio.sleep(0.3)
+    assert [result.ok for result in reports] == [True]
+
+
+PING_SOCKET_CHECK = """
+import asyncio, json, socket
+from vimwatch.monitor.probes import icmp, open_probe
+from vimwatch.monitor.target import target_from_auth_url
+
+real_open = icmp._open_socket
+
+def without_raw(family, privileged):
+    if privileged:
+        raise PermissionError(1, "Operation not permitted")
+    return real_open(family, privileged)
+
+icmp._open_socket = without_raw
+
+async def main():
+    probe = await open_probe("icmp")
+    loop = asyncio.get_running_loop()
+    found = {"kind": probe.kind, "privileged": getattr(probe, "privileged", None)}
+    for address in ("127.0.0.1", "::1"):
+        done = loop.create_future()
+        probe.start(target_from_auth_url("http://127.0.0.1/"), address, 1.0, done.set_result)
+        found[address] = (await done).ok
+    await probe.close()
+    print(json.dumps(found))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.lab
+async def test_without_raw_sockets_icmp_uses_the_kernels_ping_socket(lab: Lab) -> None:
+    # ping_group_range is per network namespace: allowing ping sockets in the lab host
+    # leaves the machine's own setting alone.
+    host = lab.add_host()
+    host.run("sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647", check=True)
+    done = await asyncio.to_thread(host.run, sys.executable, "-c", PING_SOCKET_CHECK, check=True)
+    found = json.loads(done.stdout)
+    assert found == {"kind": "icmp", "privileged": False, "127.0.0.1": True, "::1": True}

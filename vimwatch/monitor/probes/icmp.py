@@ -1,0 +1,256 @@
+"""ICMP echo probes multiplexed over one socket per address family.
+
+A subprocess or a socket per probe would cap the monitor at a few hundred probes a second;
+one shared non-blocking socket read by the event loop, a dict of waiting probes and one
+timer handle each keep a probe down to a sendto, a dict insert and a dict pop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import struct
+
+from vimwatch.monitor.probes.base import (
+    CLOSED,
+    TIMEOUT,
+    ProbeResult,
+    ProbeUnavailable,
+    Report,
+    failure,
+)
+from vimwatch.monitor.target import Target
+
+log = logging.getLogger(__name__)
+
+_PAYLOAD = b"vimwatch"
+_PACKET = struct.Struct(f"!BBHHH{len(_PAYLOAD)}s")
+_ID_SEQ = struct.Struct("!HH")
+_ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
+_ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
+_PROTOCOL = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
+
+# Linux values that the socket module does not export.
+_SOL_RAW = 255
+_ICMP_FILTER = 1
+_ICMP6_FILTER = 1
+_SO_SNDBUFFORCE = 32
+_SO_RCVBUFFORCE = 33
+
+_BUFFER_BYTES = 4 << 20
+_RECV_BYTES = 2048
+# Packets handled per wakeup, so that a flood of replies cannot starve the timers.
+_READ_BATCH = 1024
+_NO_SEQUENCE = ProbeResult(False, None, "too many probes in flight to this address")
+_NO_SOCKET = ProbeResult(False, None, "no ICMP socket for this address family")
+
+
+class IcmpProbe:
+    """`privileged` picks a raw socket (needs CAP_NET_RAW) over an unprivileged ping
+    socket (needs the group in net.ipv4.ping_group_range)."""
+
+    kind = "icmp"
+
+    def __init__(self, privileged: bool = True) -> None:
+        self.privileged = privileged
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channels: dict[int, _Channel] = {}
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Random per instance: raw sockets see every echo reply on the host, including
+        # those of other pingers (and of other instances in this process).
+        ident = random.getrandbits(16)
+        errors = []
+        for family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock = _open_socket(family, self.privileged)
+            except OSError as exc:
+                errors.append(f"{family.name}: {exc.strerror or exc}")
+                continue
+            self._channels[family] = _Channel(loop, sock, family, self.privileged, ident)
+        if not self._channels:
+            mode = "raw" if self.privileged else "ping"
+            raise ProbeUnavailable(f"no ICMP {mode} socket: {'; '.join(errors)}")
+        if errors:
+            log.info("ICMP probing without %s", ", ".join(errors))
+        self._loop = loop
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for channel in channels.values():
+            channel.close()
+
+    def start(self, target: Target, address: str, timeout: float, report: Report) -> None:
+        channel = self._channels.get(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        if channel is None:
+            self._loop.call_soon(report, _NO_SOCKET)
+            return
+        channel.send(address, timeout, report)
+
+
+def _open_socket(family: socket.AddressFamily, privileged: bool) -> socket.socket:
+    kind = socket.SOCK_RAW if privileged else socket.SOCK_DGRAM
+    sock = socket.socket(family, kind, _PROTOCOL[family])
+    try:
+        sock.setblocking(False)
+        _grow_buffers(sock)
+        if privileged:
+            _pass_only_echo_replies(sock, family)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _grow_buffers(sock: socket.socket) -> None:
+    # Replies arrive in bursts when many probes share a tick; a reply dropped by a full
+    # buffer would be counted as a lost probe.
+    for forced, plain in ((_SO_SNDBUFFORCE, socket.SO_SNDBUF), (_SO_RCVBUFFORCE, socket.SO_RCVBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, forced, _BUFFER_BYTES)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, plain, _BUFFER_BYTES)
+
+
+def _pass_only_echo_replies(sock: socket.socket, family: int) -> None:
+    # A raw socket otherwise receives every ICMP packet of the host, our own echo requests
+    # to loopback included; dropping them in the kernel saves a wakeup each. The reader
+    # still checks the type, so a kernel without these filters only costs CPU.
+    reply = _ECHO_REPLY[family]
+    with contextlib.suppress(OSError):
+        if family == socket.AF_INET:
+            sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("=I", ~(1 << reply) & 0xFFFFFFFF))
+        else:
+            words = [0xFFFFFFFF] * 8
+            words[reply >> 5] &= ~(1 << (reply & 31))
+            sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("=8I", *words))
+
+
+class _Channel:
+    """One socket and the probes waiting on it, keyed by (address, sequence)."""
+
+    __slots__ = (
+        "_loop",
+        "_sock",
+        "_v6",
+        "_request",
+        "_reply",
+        "_ident",
+        "_check_ident",
+        "_ip_header",
+        "_partial_sum",
+        "_seq",
+        "_pending",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        family: int,
+        raw: bool,
+        ident: int,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._v6 = family == socket.AF_INET6
+        self._request = _ECHO_REQUEST[family]
+        self._reply = _ECHO_REPLY[family]
+        self._ident = ident
+        # A ping socket's identifier is chosen by the kernel, which also delivers it only
+        # the replies that carry it.
+        self._check_ident = raw
+        # Only IPv4 raw sockets hand over the IP header with the ICMP message.
+        self._ip_header = raw and not self._v6
+        header = _PACKET.pack(self._request, 0, 0, ident, 0, _PAYLOAD)
+        self._partial_sum = sum(_words(header))
+        self._seq = random.getrandbits(16)
+        self._pending: dict[tuple[str, int], tuple[float, asyncio.TimerHandle, Report]] = {}
+        loop.add_reader(sock.fileno(), self._drain)
+
+    def send(self, address: str, timeout: float, report: Report) -> None:
+        if self._v6:
+            address = _canonical_v6(address)
+        pending = self._pending
+        seq = self._seq
+        for _ in range(0x10000):
+            seq = (seq + 1) & 0xFFFF
+            if (address, seq) not in pending:
+                break
+        else:
+            self._loop.call_soon(report, _NO_SEQUENCE)
+            return
+        self._seq = seq
+        try:
+            self._sock.sendto(self._packet(seq), (address, 0))
+        except OSError as exc:
+            # Reported from the loop, not from inside start(), so callers never re-enter.
+            self._loop.call_soon(report, failure(exc))
+            return
+        now = self._loop.time()
+        key = (address, seq)
+        pending[key] = (now, self._loop.call_at(now + timeout, self._expire, key), report)
+
+    def _packet(self, seq: int) -> bytes:
+        if self._v6:
+            # The kernel computes ICMPv6 checksums: they cover a pseudo-header it owns.
+            return _PACKET.pack(self._request, 0, 0, self._ident, seq, _PAYLOAD)
+        total = self._partial_sum + seq
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        return _PACKET.pack(self._request, 0, ~total & 0xFFFF, self._ident, seq, _PAYLOAD)
+
+    def _drain(self) -> None:
+        recvfrom = self._sock.recvfrom
+        pending = self._pending
+        reply_type = self._reply
+        for _ in range(_READ_BATCH):
+            try:
+                data, source = recvfrom(_RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                # A queued ICMP error (e.g. host unreachable); it names no single probe,
+                # whose own timer will report it.
+                continue
+            offset = (data[0] & 0x0F) << 2 if self._ip_header else 0
+            if len(data) < offset + 8 or data[offset] != reply_type:
+                continue
+            ident, seq = _ID_SEQ.unpack_from(data, offset + 4)
+            if self._check_ident and ident != self._ident:
+                continue
+            entry = pending.pop((source[0], seq), None)
+            if entry is None:
+                continue
+            sent, timer, report = entry
+            timer.cancel()
+            report(ProbeResult(True, self._loop.time() - sent, ""))
+
+    def _expire(self, key: tuple[str, int]) -> None:
+        entry = self._pending.pop(key, None)
+        if entry is not None:
+            entry[2](TIMEOUT)
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        pending, self._pending = self._pending, {}
+        for _, timer, report in pending.values():
+            timer.cancel()
+            report(CLOSED)
+
+
+def _words(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"!{len(data) // 2}H", data)
+
+
+def _canonical_v6(address: str) -> str:
+    # Replies are matched on the source address as the kernel spells it.
+    try:
+        return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, address))
+    except OSError:
+        return address
