@@ -1,0 +1,216 @@
+"""The legacy VIM API: what it accepts, what it refuses, and what it never reveals."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.service import Server
+
+
+def body(keystone, name: str = "vim1", **changes: Any) -> dict[str, Any]:
+    vim = {
+        "name": name,
+        "type": "openstack",
+        "auth_url": keystone.url,
+        "auth_cred": {
+            "username": "nfv_user",
+            "password": PASSWORD,
+            "user_domain_name": "Default",
+            "cert_verify": "True",
+        },
+        "vim_project": {"name": "nfv", "project_domain_name": "Default"},
+        "is_default": False,
+    }
+    vim.update(changes)
+    return {"vim": vim}
+
+
+def register(server: Server, payload: dict[str, Any]):  # noqa: ANN201
+    return server.api("POST", "/v1.0/vims.json", json=payload)
+
+
+def assert_nothing_stored(server: Server) -> None:
+    assert server.api("GET", "/v1.0/vims").json() == {"vims": []}
+    assert server.api("GET", "/v1.0/events").json() == {"events": []}
+    assert server.api("GET", "/v2/workflows").json() == {"workflows": []}
+
+
+def test_register_answers_201_with_a_pending_vim_and_its_regions(server, keystone) -> None:
+    response = register(server, body(keystone))
+    assert response.status_code == 201
+    vim = response.json()["vim"]
+    assert vim["status"] == "PENDING"
+    assert vim["auth_url"] == keystone.url + "/v3"
+    assert vim["placement_attr"] == {"regions": ["RegionOne", "RegionTwo"]}
+    assert vim["auth_cred"]["password"] == "***"
+    assert set(vim) == {
+        "id",
+        "type",
+        "tenant_id",
+        "name",
+        "description",
+        "placement_attr",
+        "is_default",
+        "created_at",
+        "updated_at",
+        "status",
+        "extra",
+        "auth_url",
+        "vim_project",
+        "auth_cred",
+    }
+
+
+def _broken_bodies(keystone) -> dict[str, tuple[Any, str]]:
+    good = body(keystone)
+    cases: dict[str, tuple[Any, str]] = {}
+
+    def case(label: str, mutate, message: str) -> None:  # noqa: ANN001
+        payload = copy.deepcopy(good)
+        mutate(payload)
+        cases[label] = (payload, message)
+
+    case("missing name", lambda p: p["vim"].pop("name"), "Required attribute 'vim.name'")
+    case("unknown attribute", lambda p: p["vim"].update(colour="red"), "Unrecognized attribute")
+    case("wrong type for auth_cred", lambda p: p["vim"].update(auth_cred="x"), "auth_cred")
+    case("empty vim_project", lambda p: p["vim"].update(vim_project={}), "vim_project")
+    case("unknown vim type", lambda p: p["vim"].update(type="vmware"), "vmware")
+    case("no scheme in auth_url", lambda p: p["vim"].update(auth_url="keystone:5000"), "auth_url")
+    case("missing password", lambda p: p["vim"]["auth_cred"].pop("password"), "password")
+    case(
+        "bad monitor setting",
+        lambda p: p["vim"].update(extra={"monitor": {"interval": -1}}),
+        "extra.monitor",
+    )
+    case(
+        "unknown probe",
+        lambda p: p["vim"].update(extra={"monitor": {"probe": "smoke"}}),
+        "extra.monitor",
+    )
+    case("bulk", lambda p: p.update(vims=[p.pop("vim")]), "vims")
+    case(
+        "sql in name",
+        lambda p: p["vim"].update(name="x'; DROP TABLE vims; --", type="'; rm -rf /"),
+        "rm -rf",
+    )
+    case("name too long", lambda p: p["vim"].update(name="n" * 256), "name")
+    return cases
+
+
+def test_bad_bodies_get_a_clear_400_and_store_nothing(server, keystone) -> None:
+    for label, (payload, message) in _broken_bodies(keystone).items():
+        response = register(server, payload)
+        assert response.status_code == 400, (label, response.text)
+        error = response.json()["TackerError"]
+        assert message in error["message"], (label, error)
+    for raw in (b"", b"{not json", b"[]", b'{"vim": null}'):
+        response = server.api(
+            "POST", "/v1.0/vims", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, raw
+    assert_nothing_stored(server)
+
+
+def test_wrong_password_is_refused_with_the_reason_and_nothing_stored(server, keystone) -> None:
+    payload = body(keystone)
+    payload["vim"]["auth_cred"]["password"] = "wrong-password-xyz"
+    response = register(server, payload)
+    assert response.status_code == 400
+    message = response.json()["TackerError"]["message"]
+    assert "rejected" in message and "wrong-password-xyz" not in message
+    assert_nothing_stored(server)
+
+
+def test_names_are_unique_per_project_among_live_vims(server, keystone) -> None:
+    first = register(server, body(keystone)).json()["vim"]
+    duplicate = register(server, body(keystone))
+    assert duplicate.status_code == 409
+    assert "already exists" in duplicate.json()["TackerError"]["message"]
+    other_project = register(server, body(keystone, tenant_id="other"))
+    assert other_project.status_code == 201
+    assert server.api("DELETE", f"/v1.0/vims/{first['id']}.json").status_code == 204
+    assert register(server, body(keystone)).status_code == 201
+
+
+def test_two_concurrent_default_vims_cannot_both_win(server, keystone) -> None:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(
+            pool.map(
+                lambda n: register(server, body(keystone, f"default-{n}", is_default=True)),
+                range(8),
+            )
+        )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 7, [r.text for r in responses]
+    defaults = server.api("GET", "/v1.0/vims", params={"is_default": "true"}).json()["vims"]
+    assert len(defaults) == 1
+
+
+def test_lookup_filters_and_fields_that_the_clients_rely_on(server, keystone) -> None:
+    vim = register(server, body(keystone, "lookup-me")).json()["vim"]
+    register(server, body(keystone, "someone-else"))
+    by_id = server.api("GET", "/v1.0/vims.json", params={"id": vim["id"], "fields": "id"})
+    assert by_id.json() == {"vims": [{"id": vim["id"]}]}
+    by_name = server.api("GET", "/v1.0/vims.json", params={"name": "lookup-me", "fields": "id"})
+    assert by_name.json() == {"vims": [{"id": vim["id"]}]}
+    both = server.api("GET", "/v1.0/vims", params=[("name", "lookup-me"), ("name", "someone-else")])
+    assert len(both.json()["vims"]) == 2
+    shown = server.api("GET", f"/v1.0/vims/{vim['id']}.json").json()["vim"]
+    assert shown["name"] == "lookup-me"
+
+
+def test_unknown_vim_is_404_for_show_update_and_delete(server) -> None:
+    missing = "/v1.0/vims/6f1a0a3e-0000-4000-8000-000000000000"
+    assert server.api("GET", missing).status_code == 404
+    assert server.api("PUT", missing, json={"vim": {"name": "x"}}).status_code == 404
+    assert server.api("DELETE", missing).status_code == 404
+
+
+def test_update_renames_keeps_the_password_and_records_an_event(server, keystone) -> None:
+    vim = register(server, body(keystone)).json()["vim"]
+    path = f"/v1.0/vims/{vim['id']}.json"
+    masked_resend = {"vim": {"name": "renamed", "auth_cred": vim["auth_cred"]}}
+    response = server.api("PUT", path, json=masked_resend)
+    assert response.status_code == 200, response.text
+    assert response.json()["vim"]["name"] == "renamed"
+    readonly = server.api("PUT", path, json={"vim": {"auth_url": "http://127.0.0.2/"}})
+    assert readonly.status_code == 400
+    assert "read-only attribute auth_url" in readonly.json()["TackerError"]["message"]
+    events = server.api("GET", "/v1.0/events", params={"resource_id": vim["id"]}).json()
+    assert [e["event_type"] for e in events["events"]].count("UPDATE") == 1
+
+
+def test_the_password_never_appears_in_responses_events_or_logs(server, keystone) -> None:
+    seen = []
+    seen.append(register(server, body(keystone)).text)
+    vim_id = server.api("GET", "/v1.0/vims").json()["vims"][0]["id"]
+    seen.append(server.api("GET", f"/v1.0/vims/{vim_id}").text)
+    changed = {"vim": {"auth_cred": {"username": "nfv_user", "password": PASSWORD}}}
+    seen.append(server.api("PUT", f"/v1.0/vims/{vim_id}", json=changed).text)
+    wrong = body(keystone, "wrong")
+    wrong["vim"]["auth_cred"]["password"] = PASSWORD + "-typo"
+    seen.append(register(server, wrong).text)
+    seen.append(server.api("GET", "/v1.0/events").text)
+    seen.append(server.api("GET", "/v2/executions").text)
+    seen.append(server.api("GET", "/v2/workflows").text)
+    seen.append(server.cli("vim", "show", vim_id, "-f", "json").stdout)
+    server.wait_for(lambda: server.vim_status(vim_id) == "REACHABLE")
+    server.stop()
+    seen.append(server.log())
+    database = (server.state_dir / "vimwatch.db").read_bytes()
+    for text in seen:
+        assert PASSWORD not in text
+    assert PASSWORD.encode() not in database
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_json_suffix_is_accepted_on_item_routes(server, keystone, method: str) -> None:
+    vim = register(server, body(keystone)).json()["vim"]
+    kwargs = {"json": {"vim": {"description": "d"}}} if method == "PUT" else {}
+    response = server.api(method, f"/v1.0/vims/{vim['id']}.json", **kwargs)
+    assert response.status_code in (200, 204)

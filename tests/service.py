@@ -1,0 +1,127 @@
+"""Running a real `vimwatch serve` process for tests, and its CLI against it.
+
+Tests drive the product the way a user does: a server process on a loopback port with
+its own state dir, and the `vimwatch` command line parsed from its output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+VIMWATCH = [sys.executable, "-m", "vimwatch"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One vimwatch server with a private state dir; restartable on the same state."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = state_dir.with_name(state_dir.name + ".log")
+        self.env = {
+            **os.environ,
+            "VIMWATCH_STATE_DIR": str(state_dir),
+            "VIMWATCH_MONITOR_INTERVAL": "0.2",
+            "VIMWATCH_MONITOR_TIMEOUT": "0.2",
+            **(env or {}),
+        }
+        self.env.pop("VIMWATCH_CONFIG", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> Server:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*VIMWATCH, "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not come up:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url + path, timeout=30, **kwargs)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*VIMWATCH, "--os-url", self.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=self.env,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"vimwatch {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def cli_json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "-f", "json").stdout)
+
+    def wait_for(self, predicate, timeout: float = 15.0, interval: float = 0.1) -> Any:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            time.sleep(interval)
+
+    def vim_status(self, vim_id: str) -> str:
+        return self.api("GET", f"/v1.0/vims/{vim_id}").json()["vim"]["status"]
+
+
+def write_openstack_config(
+    path: Path, auth_url: str, password: str = "s3cret!pw", **extra: Any
+) -> Path:
+    config = {
+        "auth_url": auth_url,
+        "username": "nfv_user",
+        "password": password,
+        "project_name": "nfv",
+        "project_domain_name": "Default",
+        "user_domain_name": "Default",
+        "cert_verify": "True",
+        **extra,
+    }
+    path.write_text(json.dumps(config))
+    return path

@@ -1,0 +1,66 @@
+"""The one place where errors become HTTP responses.
+
+Legacy routes answer in Tacker's envelope and Mistral-compatible routes in Mistral's, so
+each family of clients prints the message it expects. Anything unexpected becomes a 500
+whose body says nothing about the request (no credential can leak through a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from vimwatch.errors import VimwatchError
+
+LOG = logging.getLogger(__name__)
+
+
+def error_response(request: Request, status: int, kind: str, message: str) -> JSONResponse:
+    if request.url.path.startswith("/v2"):
+        body = {
+            "faultcode": "Client" if status < 500 else "Server",
+            "faultstring": message,
+            "debuginfo": None,
+        }
+    else:
+        body = {"TackerError": {"type": kind, "message": message, "detail": ""}}
+    return JSONResponse(body, status_code=status)
+
+
+def _describe(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"] if part != "body")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"Unrecognized attribute '{location.rsplit('.', 1)[-1]}'")
+        elif error["type"] == "missing":
+            problems.append(f"Required attribute '{location}' not specified")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"Invalid input for {location or 'body'}: {message}")
+    return "; ".join(problems)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VimwatchError)
+    async def _known(request: Request, exc: VimwatchError) -> JSONResponse:
+        return error_response(request, exc.status_code, type(exc).__name__, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 400, "HTTPBadRequest", _describe(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, "HTTPError", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        LOG.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(
+            request, 500, "InternalError", "internal server error while processing the request"
+        )

@@ -1,0 +1,77 @@
+"""Tacker's legacy events API: what happened to each VIM, scoped to the caller's project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from vimwatch.api.auth import request_context
+from vimwatch.api.listing import present_filters, project
+from vimwatch.context import RequestContext
+from vimwatch.errors import NotFound
+from vimwatch.registry.events import get_event, list_events
+from vimwatch.registry.models import Event
+
+router = APIRouter(tags=["events"])
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "resource_id": event.resource_id,
+        "resource_type": event.resource_type,
+        "resource_state": event.resource_state,
+        "timestamp": str(event.timestamp),
+        "event_type": event.event_type,
+        "event_details": event.event_details,
+    }
+
+
+@router.get("/v1.0/events")
+@router.get("/v1.0/events.json", include_in_schema=False)
+async def list_all_events(
+    request: Request,
+    context: RequestContext = Depends(request_context),
+    id: list[str] = Query(default=[]),  # noqa: A002
+    resource_id: list[str] = Query(default=[]),
+    resource_type: list[str] = Query(default=[]),
+    resource_state: list[str] = Query(default=[]),
+    event_type: list[str] = Query(default=[]),
+    fields: list[str] = Query(default=[]),
+) -> dict[str, Any]:
+    filters = present_filters(
+        {
+            "id": id,
+            "resource_id": resource_id,
+            "resource_type": resource_type,
+            "resource_state": resource_state,
+            "event_type": event_type,
+        }
+    )
+
+    def load() -> list[dict[str, Any]]:
+        with request.app.state.registry.reading() as session:
+            return [event_view(e) for e in list_events(session, context, filters)]
+
+    return {"events": [project(e, fields) for e in await run_in_threadpool(load)]}
+
+
+@router.get("/v1.0/events/{event_id}")
+async def show_event(
+    event_id: str, request: Request, context: RequestContext = Depends(request_context)
+) -> dict[str, Any]:
+    raw = event_id.removesuffix(".json")
+
+    def load() -> dict[str, Any] | None:
+        if not raw.isdigit():
+            return None
+        with request.app.state.registry.reading() as session:
+            event = get_event(session, context, int(raw))
+            return event_view(event) if event else None
+
+    event = await run_in_threadpool(load)
+    if event is None:
+        raise NotFound(f"event {raw} not found")
+    return {"event": event}

@@ -1,0 +1,89 @@
+"""Tacker's legacy VIM API: /v1.0/vims, with and without the `.json` suffix the clients add."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from vimwatch.api.auth import request_context
+from vimwatch.api.listing import present_filters, project
+from vimwatch.api.schemas import VimCreateRequest, VimUpdateRequest
+from vimwatch.context import RequestContext
+from vimwatch.services.vims import VimService
+
+router = APIRouter(tags=["vims"])
+
+
+def _service(request: Request) -> VimService:
+    return request.app.state.vims
+
+
+def _vim_id(raw: str) -> str:
+    return raw.removesuffix(".json")
+
+
+@router.get("/v1.0/vims")
+@router.get("/v1.0/vims.json", include_in_schema=False)
+async def list_vims(
+    request: Request,
+    context: RequestContext = Depends(request_context),
+    id: list[str] = Query(default=[]),  # noqa: A002 - the API's own filter name
+    name: list[str] = Query(default=[]),
+    type: list[str] = Query(default=[]),  # noqa: A002
+    tenant_id: list[str] = Query(default=[]),
+    status: list[str] = Query(default=[]),
+    is_default: list[str] = Query(default=[]),
+    fields: list[str] = Query(default=[]),
+) -> dict[str, Any]:
+    filters = present_filters(
+        {
+            "id": id,
+            "name": name,
+            "type": type,
+            "tenant_id": tenant_id,
+            "status": status,
+            "is_default": is_default,
+        }
+    )
+    vims = await run_in_threadpool(_service(request).list, context, filters)
+    return {"vims": [project(vim, fields) for vim in vims]}
+
+
+@router.post("/v1.0/vims", status_code=201)
+@router.post("/v1.0/vims.json", status_code=201, include_in_schema=False)
+async def register_vim(
+    body: VimCreateRequest, request: Request, context: RequestContext = Depends(request_context)
+) -> dict[str, Any]:
+    return {"vim": await run_in_threadpool(_service(request).register, context, body.vim)}
+
+
+@router.get("/v1.0/vims/{vim_id}")
+async def show_vim(
+    vim_id: str,
+    request: Request,
+    context: RequestContext = Depends(request_context),
+    fields: list[str] = Query(default=[]),
+) -> dict[str, Any]:
+    vim = await run_in_threadpool(_service(request).show, context, _vim_id(vim_id))
+    return {"vim": project(vim, fields)}
+
+
+@router.put("/v1.0/vims/{vim_id}")
+async def update_vim(
+    vim_id: str,
+    body: VimUpdateRequest,
+    request: Request,
+    context: RequestContext = Depends(request_context),
+) -> dict[str, Any]:
+    service = _service(request)
+    return {"vim": await run_in_threadpool(service.update, context, _vim_id(vim_id), body.vim)}
+
+
+@router.delete("/v1.0/vims/{vim_id}", status_code=204, response_class=Response)
+async def delete_vim(
+    vim_id: str, request: Request, context: RequestContext = Depends(request_context)
+) -> Response:
+    await run_in_threadpool(_service(request).delete, context, _vim_id(vim_id))
+    return Response(status_code=204)

@@ -1,0 +1,266 @@
+"""Registering, changing and deleting VIMs, and keeping their monitoring in step.
+
+Each public method is one API operation, readable top to bottom. The order of delete is
+chosen so that a failure half way never leaves a monitor probing a VIM that is gone: the
+monitor and its workflow go first, the VIM row last; a VIM left live without a workflow is
+given one again by the next start-up reconcile.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from vimwatch.api.schemas import VimCreate, VimUpdate
+from vimwatch.config import Settings
+from vimwatch.context import RequestContext
+from vimwatch.drivers import driver_for
+from vimwatch.errors import BadRequest, Conflict, NotFound
+from vimwatch.registry import vims as vim_rows
+from vimwatch.registry.database import Registry, utcnow
+from vimwatch.registry.events import record_event
+from vimwatch.registry.models import Vim
+from vimwatch.secrets.credentials import MASK, open_credentials, seal_credentials
+from vimwatch.secrets.keyring import Keyring
+from vimwatch.workflows.backends.base import WorkflowBackend
+from vimwatch.workflows.definition import monitor_input
+
+LOG = logging.getLogger(__name__)
+PENDING = "PENDING"
+_DROPPED_CREDENTIALS = ("id_token", "key_type", "secret_uuid")
+_CREDENTIAL_FORMS = (
+    ("oidc_token_url", ("oidc_token_url", "username", "password", "client_id", "client_secret")),
+    ("username", ("username", "password")),
+    ("bearer_token", ("bearer_token",)),
+)
+
+
+def vim_view(vim: Vim) -> dict[str, Any]:
+    """The API's picture of a VIM: Tacker's key set, credentials masked."""
+    return {
+        "id": vim.id,
+        "type": vim.type,
+        "tenant_id": vim.tenant_id,
+        "name": vim.name,
+        "description": vim.description,
+        "placement_attr": vim.placement_attr,
+        "is_default": vim.is_default,
+        "created_at": str(vim.created_at),
+        "updated_at": str(vim.updated_at) if vim.updated_at else None,
+        "status": vim.status,
+        "extra": vim.extra,
+        "auth_url": vim.auth_url,
+        "vim_project": vim.vim_project,
+        "auth_cred": vim.auth_cred,
+    }
+
+
+def _merge_credentials(current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """Apply an auth_cred change; switching form drops the old form's keys.
+
+    A secret the change leaves out (or sends masked) keeps its stored value, so re-sending
+    what `vim show` printed never replaces a password with '***'.
+    """
+    change = {k: v for k, v in change.items() if v != MASK}
+    merged = dict(current)
+    for marker, keys in _CREDENTIAL_FORMS:
+        if marker in change:
+            for _, other_keys in _CREDENTIAL_FORMS:
+                for key in other_keys:
+                    if key not in keys:
+                        merged.pop(key, None)
+            break
+    merged.update(change)
+    return merged
+
+
+def _integrity_conflict(exc: IntegrityError, name: str) -> Conflict:
+    if "default" in str(exc.orig).lower():
+        return Conflict("a default VIM already exists in this project")
+    return Conflict(f"a VIM named {name!r} already exists in this project")
+
+
+class VimService:
+    def __init__(
+        self,
+        registry: Registry,
+        keyring: Keyring,
+        backend: WorkflowBackend,
+        settings: Settings,
+    ) -> None:
+        self._registry = registry
+        self._keyring = keyring
+        self._backend = backend
+        self._settings = settings
+
+    def register(self, context: RequestContext, request: VimCreate) -> dict[str, Any]:
+        tenant_id = request.tenant_id or context.project_id
+        if tenant_id != context.project_id and not context.is_admin:
+            raise BadRequest("registering a VIM for another project requires the admin role")
+        driver = driver_for(request.type)
+        driver.check_config(request.auth_url, request.auth_cred, request.vim_project)
+        auth_url = driver.normalize_auth_url(request.auth_url)
+        vim_id = str(uuid.uuid4())
+        extra = request.extra or {}
+        task_input = monitor_input(
+            vim_id, auth_url, request.auth_cred.get("cert_verify", True), extra, self._settings
+        )
+        placement = None
+        if self._settings.validate_vims:
+            placement = driver.validate(auth_url, request.auth_cred, request.vim_project)
+        credentials = {k: v for k, v in request.auth_cred.items() if k not in _DROPPED_CREDENTIALS}
+        public_cred, sealed = seal_credentials(credentials, self._keyring)
+        now = utcnow()
+        vim = Vim(
+            id=vim_id,
+            type=request.type,
+            tenant_id=tenant_id,
+            name=request.name,
+            description=request.description,
+            status=PENDING,
+            auth_url=auth_url,
+            vim_project=request.vim_project,
+            auth_cred=public_cred,
+            sealed_secrets=sealed,
+            placement_attr=placement,
+            extra=extra,
+            is_default=request.is_default,
+            default_flag=True if request.is_default else None,
+            tombstone="",
+            created_at=now,
+        )
+        try:
+            with self._registry.transaction() as session:
+                session.add(vim)
+                session.flush()
+                record_event(
+                    session,
+                    vim_id=vim_id,
+                    tenant_id=tenant_id,
+                    state=PENDING,
+                    event_type="CREATE",
+                    timestamp=now,
+                )
+        except IntegrityError as exc:
+            raise _integrity_conflict(exc, request.name) from None
+        LOG.info("registered VIM %s (%s) for project %s", vim_id, request.name, tenant_id)
+        self._start_monitoring(vim_id, tenant_id, task_input)
+        return vim_view(vim)
+
+    def list(self, context: RequestContext, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        with self._registry.reading() as session:
+            return [vim_view(vim) for vim in vim_rows.list_vims(session, context, filters)]
+
+    def show(self, context: RequestContext, vim_id: str) -> dict[str, Any]:
+        with self._registry.reading() as session:
+            return vim_view(self._find(session, context, vim_id))
+
+    def update(self, context: RequestContext, vim_id: str, request: VimUpdate) -> dict[str, Any]:
+        changes = request.model_dump(exclude_unset=True)
+        if not changes:
+            raise BadRequest("nothing to update: give at least one attribute")
+        with self._registry.reading() as session:
+            current = self._find(session, context, vim_id)
+        driver = driver_for(current.type)
+        vim_project = {**current.vim_project, **changes.get("vim_project", {})}
+        credentials = open_credentials(current.auth_cred, current.sealed_secrets, self._keyring)
+        if "auth_cred" in changes:
+            credentials = _merge_credentials(credentials, changes["auth_cred"])
+        extra = changes.get("extra", current.extra)
+        task_input = monitor_input(
+            current.id,
+            current.auth_url,
+            credentials.get("cert_verify", True),
+            extra or {},
+            self._settings,
+        )
+        placement = current.placement_attr
+        if "auth_cred" in changes or "vim_project" in changes:
+            driver.check_config(current.auth_url, credentials, vim_project)
+            if self._settings.validate_vims:
+                placement = driver.validate(current.auth_url, credentials, vim_project)
+        public_cred, sealed = seal_credentials(credentials, self._keyring)
+        now = utcnow()
+        try:
+            with self._registry.transaction() as session:
+                vim = self._find(session, context, vim_id, for_update=True)
+                monitor_changed = vim.extra.get("monitor") != (extra or {}).get("monitor")
+                vim.name = changes.get("name") or vim.name
+                vim.description = changes.get("description", vim.description)
+                if request.is_default is not None:
+                    vim.is_default = request.is_default
+                    vim.default_flag = True if request.is_default else None
+                vim.vim_project, vim.auth_cred, vim.sealed_secrets = (
+                    vim_project,
+                    public_cred,
+                    sealed,
+                )
+                vim.placement_attr, vim.extra, vim.updated_at = placement, extra or {}, now
+                session.flush()
+                record_event(
+                    session,
+                    vim_id=vim.id,
+                    tenant_id=vim.tenant_id,
+                    state=vim.status,
+                    event_type="UPDATE",
+                    timestamp=now,
+                )
+        except IntegrityError as exc:
+            raise _integrity_conflict(exc, changes.get("name", current.name)) from None
+        if monitor_changed:
+            self._backend.stop_monitoring(vim.id)
+            self._start_monitoring(vim.id, vim.tenant_id, task_input)
+        return vim_view(vim)
+
+    def delete(self, context: RequestContext, vim_id: str) -> None:
+        with self._registry.reading() as session:
+            vim = self._find(session, context, vim_id)
+        self._backend.stop_monitoring(vim.id)
+        now = utcnow()
+        with self._registry.transaction() as session:
+            vim = self._find(session, context, vim_id, for_update=True)
+            vim.deleted_at, vim.tombstone, vim.default_flag = now, vim.id, None
+            record_event(
+                session,
+                vim_id=vim.id,
+                tenant_id=vim.tenant_id,
+                state=vim.status,
+                event_type="DELETE",
+                timestamp=now,
+            )
+        LOG.info("deleted VIM %s (%s)", vim.id, vim.name)
+
+    def reconcile_monitoring(self) -> None:
+        """Give every live VIM a running monitor and remove the workflows of deleted ones."""
+        with self._registry.reading() as session:
+            live = {vim.id: vim for vim in vim_rows.live_vims(session)}
+        for vim_id in self._backend.vims_with_workflow() - live.keys():
+            LOG.info("removing the leftover workflow of deleted VIM %s", vim_id)
+            self._backend.stop_monitoring(vim_id)
+        for vim_id in live.keys() - self._backend.monitored_vims():
+            vim = live[vim_id]
+            task_input = monitor_input(
+                vim.id,
+                vim.auth_url,
+                vim.auth_cred.get("cert_verify", True),
+                vim.extra,
+                self._settings,
+            )
+            LOG.info("starting the missing monitor of VIM %s", vim_id)
+            self._start_monitoring(vim.id, vim.tenant_id, task_input)
+
+    def _start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        try:
+            self._backend.start_monitoring(vim_id, project_id, task_input)
+        except Exception:
+            LOG.exception("could not start monitoring VIM %s; the next reconcile retries", vim_id)
+
+    @staticmethod
+    def _find(session, context: RequestContext, vim_id: str, *, for_update: bool = False) -> Vim:  # noqa: ANN001
+        vim = vim_rows.find_vim(session, context, vim_id, for_update=for_update)
+        if vim is None:
+            raise NotFound(f"VIM {vim_id} not found")
+        return vim
