@@ -1,0 +1,1 @@
+"""The `vimwatch` command line, built on cliff like the OpenStack clients."""
