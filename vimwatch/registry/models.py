@@ -83,6 +83,8 @@ class Execution(Base):
     state_info: Mapped[str | None] = mapped_column(Text, nullable=True)
     input: Mapped[str] = mapped_column(Text, default="{}")
     project_id: Mapped[str] = mapped_column(String(64))
+    engine_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -103,3 +105,13 @@ class Task(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class EngineMember(Base):
+    """An engine process that is alive if its heartbeat is fresh; used to share out VIMs."""
+
+    __tablename__ = "engines"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
