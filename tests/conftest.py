@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.databases import database_url, scratch_database  # noqa: F401 - a fixture
 from tests.fakes.keystone import FakeKeystone
 from tests.service import Server
+from vimwatch.registry.database import Registry, make_engine, migrate
 
 PASSWORD = "s3cret!pw-do-not-leak"
 
@@ -21,8 +24,22 @@ def keystone() -> Iterator[FakeKeystone]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    service = Server(tmp_path / "state").start()
+    """The embedded server, on SQLite unless VIMWATCH_TEST_DATABASE names another database."""
+    kind = os.environ.get("VIMWATCH_TEST_DATABASE", "sqlite")
+    with scratch_database(kind, tmp_path) as url:
+        service = Server(tmp_path / "state", env={"VIMWATCH_DATABASE_URL": url}).start()
+        try:
+            yield service
+        finally:
+            service.stop()
+
+
+@pytest.fixture
+def registry(database_url: str) -> Iterator[Registry]:  # noqa: F811
+    """A migrated registry on each supported database in turn."""
+    engine = make_engine(database_url)
+    migrate(engine)
     try:
-        yield service
+        yield Registry(engine)
     finally:
-        service.stop()
+        engine.dispose()

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from vimwatch.conductor.status_changes import apply_status_change
 from vimwatch.errors import BadRequest
-from vimwatch.registry.database import Registry, make_engine, migrate, utcnow
+from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.models import Event, Vim
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
-    migrate(engine)
-    return Registry(engine)
 
 
 def add_vim(registry: Registry, vim_id: str = "v1", status: str = "PENDING") -> None:

@@ -1,9 +1,10 @@
-"""The engine: runs the monitor action of every RUNNING monitoring task in this process.
+"""The engine: runs the monitor actions of the executions it holds a lease on.
 
-What to run comes from the registry (RUNNING executions of live VIMs), so a restarted
-engine resumes exactly the monitors that should exist, and one woken for a single VIM
-loads just that VIM. Kills arrive at `KILL_ACTION.<vim id>`, bound only while the monitor
-runs here; a periodic reconcile catches anything a lost message would leave behind.
+Which monitors to run comes from the registry, through lease rounds (registry.leases): a
+restarted engine resumes the monitors it held, several engines share the VIMs out, and
+the VIMs of an engine that died are claimed by the others once its leases expire. Kills
+arrive at `KILL_ACTION.<vim id>`, bound only while the monitor runs here. When the
+database is unreachable the engine keeps probing what it has and retries the round.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from vimwatch.errors import VimwatchError
 from vimwatch.messaging.base import Transport
 from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
 from vimwatch.monitor.target import target_from_auth_url
+from vimwatch.registry import leases
 from vimwatch.registry import workflows as records
-from vimwatch.registry.database import Registry
+from vimwatch.registry.database import Registry, utcnow
 from vimwatch.workflows.backends.base import ENGINE_ADDRESS, kill_address
 
 LOG = logging.getLogger(__name__)
 CONDUCTOR_TOPIC = "vimwatch.conductor"
+_LOAD_CHUNK = 5000  # below every database's limit on bound parameters
 
 
 class _KillEndpoint:
@@ -41,10 +47,10 @@ class _WakeEndpoint:
         self._engine = engine
 
     async def monitor_vim(self, vim_id: str) -> None:
-        await self._engine.load(vim_id)
+        self._engine.wake()
 
 
-def monitor_spec(task_input: dict) -> MonitorSpec:
+def monitor_spec(task_input: dict[str, Any]) -> MonitorSpec:
     return MonitorSpec(
         vim_id=task_input["vim_id"],
         target=target_from_auth_url(task_input["auth_url"], task_input["cert_verify"]),
@@ -62,65 +68,96 @@ class Engine:
         registry: Registry,
         transport: Transport,
         *,
-        reconcile_interval: float = 30.0,
+        engine_id: str,
+        lease_ttl: float = 5.0,
         report_timeout: float = 10.0,
     ) -> None:
+        self.engine_id = engine_id
+        self.scheduler = Scheduler(self._report_status)
         self._registry = registry
         self._transport = transport
-        self._reconcile_interval = reconcile_interval
+        self._lease_ttl = lease_ttl
         self._report_timeout = report_timeout
-        self.scheduler = Scheduler(self._report_status)
-        self._reconciler: asyncio.Task[None] | None = None
         self._bound: set[str] = set()
+        self._woken = asyncio.Event()
+        self._rounds: asyncio.Task[None] | None = None
+        self._database_down = False
 
     async def start(self) -> None:
         await self.scheduler.start()
         await self._transport.bind(ENGINE_ADDRESS, _WakeEndpoint(self))
-        await self.reconcile()
-        self._reconciler = asyncio.create_task(self._reconcile_forever())
+        await self.lease_round()
+        self._rounds = asyncio.create_task(self._lease_rounds())
 
     async def stop(self) -> None:
-        if self._reconciler:
-            self._reconciler.cancel()
+        """Stop monitoring and hand the leases back so other engines take over at once."""
+        if self._rounds:
+            self._rounds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reconciler
+                await self._rounds
         await self._transport.unbind(ENGINE_ADDRESS)
-        for vim_id in list(self.running()):
-            await self._transport.unbind(kill_address(vim_id))
+        for vim_id in list(self._bound):
+            await self._stop_monitor(vim_id)
         await self.scheduler.close()
+        try:
+            await asyncio.to_thread(self._in_transaction, leases.leave, self.engine_id)
+        except SQLAlchemyError:
+            LOG.warning("could not hand back leases; they expire in %ss", self._lease_ttl)
 
     def running(self) -> set[str]:
         return set(self._bound)
 
-    async def reconcile(self) -> None:
-        """Make the monitors running here match the RUNNING tasks in the registry."""
-        wanted = await asyncio.to_thread(self._load_running)
-        for vim_id in self.running() - wanted.keys():
-            await self._stop(vim_id)
-        for vim_id, monitor in wanted.items():
-            if vim_id not in self.scheduler:
-                await self._start(monitor)
+    def wake(self) -> None:
+        """A VIM was registered: run a lease round now rather than at the next tick."""
+        self._woken.set()
 
-    async def load(self, vim_id: str) -> None:
-        monitors = await asyncio.to_thread(self._load_running, vim_id)
-        for monitor in monitors.values():
-            await self._start(monitor)
+    async def lease_round(self) -> None:
+        """Make the monitors running here match the leases this engine holds."""
+        try:
+            held = await asyncio.to_thread(self._balance)
+        except SQLAlchemyError as exc:
+            if not self._database_down:
+                LOG.warning("database unreachable, probing goes on: %s", type(exc).__name__)
+            self._database_down = True
+            return
+        if self._database_down:
+            LOG.info("database reachable again")
+            self._database_down = False
+        for vim_id in self._bound - held:
+            await self._stop_monitor(vim_id)
+        new = held - self._bound
+        if new:
+            for monitor in await asyncio.to_thread(self._load, new):
+                await self._start_monitor(monitor)
 
     async def kill(self, vim_id: str) -> None:
         """Stop a VIM's monitor and record that its task and execution ended cleanly."""
-        await self._stop(vim_id)
+        await self._stop_monitor(vim_id)
         await asyncio.to_thread(self._finish, vim_id, records.SUCCESS, None)
         LOG.info("monitor of VIM %s killed", vim_id)
 
-    def _load_running(self, vim_id: str | None = None) -> dict[str, records.RunningMonitor]:
+    def _balance(self) -> set[str]:
+        return self._in_transaction(leases.balance, self.engine_id, utcnow(), self._lease_ttl)
+
+    def _load(self, vim_ids: set[str]) -> list[records.RunningMonitor]:
+        ordered = sorted(vim_ids)
         with self._registry.reading() as session:
-            return {m.vim_id: m for m in records.running_monitors(session, vim_id)}
+            return [
+                monitor
+                for start in range(0, len(ordered), _LOAD_CHUNK)
+                for monitor in records.running_monitors(
+                    session, set(ordered[start : start + _LOAD_CHUNK])
+                )
+            ]
 
     def _finish(self, vim_id: str, state: str, info: str | None) -> None:
-        with self._registry.transaction() as session:
-            records.finish_execution(session, vim_id, state, info)
+        self._in_transaction(records.finish_execution, vim_id, state, info)
 
-    async def _start(self, monitor: records.RunningMonitor) -> None:
+    def _in_transaction(self, operation, *args: Any) -> Any:  # noqa: ANN001
+        with self._registry.transaction() as session:
+            return operation(session, *args)
+
+    async def _start_monitor(self, monitor: records.RunningMonitor) -> None:
         try:
             spec = monitor_spec(monitor.task_input)
         except (KeyError, ValueError, VimwatchError) as exc:
@@ -131,10 +168,11 @@ class Engine:
         self._bound.add(spec.vim_id)
         self.scheduler.add(spec, monitor.status)
 
-    async def _stop(self, vim_id: str) -> None:
+    async def _stop_monitor(self, vim_id: str) -> None:
         self.scheduler.remove(vim_id)
-        self._bound.discard(vim_id)
-        await self._transport.unbind(kill_address(vim_id))
+        if vim_id in self._bound:
+            self._bound.discard(vim_id)
+            await self._transport.unbind(kill_address(vim_id))
 
     async def _report_status(self, vim_id: str, status: str) -> str:
         applied = await self._transport.call(
@@ -146,14 +184,17 @@ class Engine:
         )
         if applied is None:
             LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
-            await self._stop(vim_id)
+            await self._stop_monitor(vim_id)
             return status
         return applied
 
-    async def _reconcile_forever(self) -> None:
+    async def _lease_rounds(self) -> None:
+        period = self._lease_ttl / 4
         while True:
-            await asyncio.sleep(self._reconcile_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), period)
+            self._woken.clear()
             try:
-                await self.reconcile()
+                await self.lease_round()
             except Exception:
-                LOG.exception("reconcile failed; retrying in %ss", self._reconcile_interval)
+                LOG.exception("lease round failed; retrying in %ss", period)

@@ -133,15 +133,15 @@ class RunningMonitor:
     task_input: dict[str, Any]
 
 
-def running_monitors(session: Session, vim_id: str | None = None) -> list[RunningMonitor]:
-    """RUNNING executions of live VIMs: the monitors an engine should be running."""
+def running_monitors(session: Session, vim_ids: set[str] | None = None) -> list[RunningMonitor]:
+    """RUNNING executions of live VIMs (all, or those of `vim_ids`): monitors to run."""
     query = (
         select(Execution.vim_id, Execution.input, Vim.status)
         .join(Vim, Vim.id == Execution.vim_id)
         .where(Execution.state == RUNNING, Vim.deleted_at.is_(None))
     )
-    if vim_id is not None:
-        query = query.where(Execution.vim_id == vim_id)
+    if vim_ids is not None:
+        query = query.where(Execution.vim_id.in_(vim_ids))
     return [
         RunningMonitor(vim_id=row.vim_id, status=row.status, task_input=json.loads(row.input))
         for row in session.execute(query)

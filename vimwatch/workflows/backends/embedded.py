@@ -26,7 +26,7 @@ class EmbeddedBackend(WorkflowBackend):
 
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         with self._registry.transaction() as session:
-            if records.running_monitors(session, vim_id):
+            if records.running_monitors(session, {vim_id}):
                 return
             records.start_execution(
                 session,
