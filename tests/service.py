@@ -27,14 +27,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """One vimwatch server with a private state dir; restartable on the same state."""
+class Process:
+    """One vimwatch process of any role, logging to a file beside its state dir."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, env: dict[str, str] | None = None, role: tuple[str, ...] = ()
+    ) -> None:
         self.state_dir = state_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = state_dir.with_name(state_dir.name + ".log")
+        self.role = role
+        self.log_path = state_dir.with_name(f"{state_dir.name}-{'-'.join(role) or 'cli'}.log")
         self.env = {
             **os.environ,
             "VIMWATCH_STATE_DIR": str(state_dir),
@@ -45,25 +46,14 @@ class Server:
         self.env.pop("VIMWATCH_CONFIG", None)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> Server:
+    def launch(self, *extra: str) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*VIMWATCH, "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [*VIMWATCH, *self.role, *extra], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not come up:\n{self.log()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:
@@ -77,6 +67,34 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Server(Process):
+    """A vimwatch HTTP server (the embedded default unless another role is given)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        env: dict[str, str] | None = None,
+        role: tuple[str, ...] = ("serve",),
+    ) -> None:
+        super().__init__(state_dir, env, role)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> Server:
+        self.launch("--port", str(self.port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not come up:\n{self.log()}")
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.url + path, timeout=30, **kwargs)

@@ -7,6 +7,7 @@ processes while each is nudged (port, state dir) from its unit or test.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +40,9 @@ class Settings(BaseSettings):
     monitor_down_after: int = Field(default=3, ge=1)
     monitor_up_after: int = Field(default=1, ge=1)
     monitor_probe: Literal["icmp", "tcp", "http"] = "icmp"
-    reconcile_interval: float = Field(default=30.0, gt=0)
+    transport_url: str | None = None
+    engine_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    lease_ttl: float = Field(default=5.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=9890, ge=0, le=65535)
     default_project: str = "default"

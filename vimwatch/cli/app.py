@@ -16,6 +16,9 @@ from vimwatch.cli.client import ApiClient
 
 COMMANDS: dict[str, type] = {
     "serve": server.Serve,
+    "api": server.Api,
+    "conductor": server.Conductor,
+    "engine": server.Engine,
     "db upgrade": server.DbUpgrade,
     "vim register": vim.RegisterVim,
     "vim list": vim.ListVims,

@@ -45,17 +45,21 @@ def renew(session: Session, engine_id: str, now: datetime, ttl: float) -> None:
 
 
 def fair_share(session: Session, now: datetime, ttl: float) -> int:
-    total = session.scalar(select(func.count()).select_from(Execution).join(
-        Vim, _live_running()
-    )) or 0
+    total = (
+        session.scalar(select(func.count()).select_from(Execution).join(Vim, _live_running())) or 0
+    )
     return math.ceil(total / live_engines(session, now, ttl))
 
 
 def owned(session: Session, engine_id: str) -> set[str]:
     """VIM ids whose running execution this engine holds."""
-    return set(session.scalars(
-        select(Execution.vim_id).join(Vim, _live_running()).where(Execution.engine_id == engine_id)
-    ))
+    return set(
+        session.scalars(
+            select(Execution.vim_id)
+            .join(Vim, _live_running())
+            .where(Execution.engine_id == engine_id)
+        )
+    )
 
 
 def claim(session: Session, engine_id: str, now: datetime, ttl: float, limit: int) -> int:
@@ -64,10 +68,15 @@ def claim(session: Session, engine_id: str, now: datetime, ttl: float, limit: in
         Execution.lease_expires_at.is_(None),
         Execution.lease_expires_at < now,
     )
-    candidates = list(session.scalars(
-        select(Execution.id).join(Vim, _live_running()).where(free)
-        .order_by(Execution.created_at, Execution.id).limit(limit)
-    ))
+    candidates = list(
+        session.scalars(
+            select(Execution.id)
+            .join(Vim, _live_running())
+            .where(free)
+            .order_by(Execution.created_at, Execution.id)
+            .limit(limit)
+        )
+    )
     if not candidates:
         return 0
     return session.execute(

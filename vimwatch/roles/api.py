@@ -1,7 +1,7 @@
-"""The embedded default: api, conductor and engine in one process on one event loop.
+"""The api process; on the embedded default it also hosts the conductor and the engine.
 
 Everything is built in the ASGI lifespan so that the engine and the request handlers
-share the loop that owns the in-process transport.
+share the loop that owns the transport.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from vimwatch.api.app import create_app
 from vimwatch.api.health import metrics_registry
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
-from vimwatch.messaging.inprocess import InProcessTransport
+from vimwatch.messaging.factory import open_transport
 from vimwatch.monitor.engine import CONDUCTOR_TOPIC, Engine
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.roles.runtime import open_registry
 from vimwatch.secrets.keyring import Keyring
 from vimwatch.services.vims import VimService
 from vimwatch.workflows.backends.embedded import EmbeddedBackend
@@ -27,33 +27,38 @@ from vimwatch.workflows.backends.embedded import EmbeddedBackend
 LOG = logging.getLogger(__name__)
 
 
-def build_embedded_app(settings: Settings) -> FastAPI:
-    """Prepare the state dir, keys and schema now, so that a bad setup fails before serving."""
+def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
+    """Check the state dir, keys and schema now, so that a bad setup fails before serving."""
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     keyring = Keyring.open(settings.key_dir)
-    registry = Registry(make_engine(settings.effective_database_url))
-    migrate(registry.engine)
+    registry = open_registry(settings, upgrade=embedded)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        transport = InProcessTransport()
+        transport = open_transport(settings.transport_url, process_name="api")
         await transport.start()
-        await transport.serve(CONDUCTOR_TOPIC, ConductorEndpoint(registry))
+        engine = None
+        if embedded:
+            await transport.serve(CONDUCTOR_TOPIC, ConductorEndpoint(registry))
+            engine = Engine(
+                registry, transport, engine_id=settings.engine_id, lease_ttl=settings.lease_ttl
+            )
         backend = EmbeddedBackend(registry, transport, asyncio.get_running_loop())
         service = VimService(registry, keyring, backend, settings)
-        engine = Engine(registry, transport, reconcile_interval=settings.reconcile_interval)
         app.state.settings = settings
         app.state.registry = registry
         app.state.vims = service
         app.state.engine = engine
         app.state.metrics = metrics_registry(registry)
         await asyncio.to_thread(service.reconcile_monitoring)
-        await engine.start()
-        LOG.info("vimwatch embedded: %d monitors running", len(engine.scheduler))
+        if engine:
+            await engine.start()
+            LOG.info("vimwatch embedded: %d monitors running", len(engine.scheduler))
         try:
             yield
         finally:
-            await engine.stop()
+            if engine:
+                await engine.stop()
             await transport.close()
             registry.engine.dispose()
 

@@ -1,0 +1,230 @@
+"""Services mode: api, conductors and engines as separate processes on RabbitMQ and PostgreSQL.
+
+Each test gets a private PostgreSQL database and RabbitMQ vhost, and runs the real
+`vimwatch api|conductor|engine` processes; lab hosts in network namespaces change state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.broker import kill_bindings, private_vhost, queues, rabbitmqctl
+from tests.databases import scratch_database
+from tests.lab import Lab
+from tests.service import VIMWATCH, Process, Server
+
+pytestmark = pytest.mark.services
+
+
+class Services:
+    """One deployment: its database, its vhost and the processes running on them."""
+
+    def __init__(self, tmp_path: Path, database_url: str, transport_url: str, vhost: str) -> None:
+        self.tmp_path = tmp_path
+        self.database_url = database_url
+        self.vhost = vhost
+        self.env = {
+            "VIMWATCH_DATABASE_URL": database_url,
+            "VIMWATCH_TRANSPORT_URL": transport_url,
+            "VIMWATCH_VALIDATE_VIMS": "false",
+            "VIMWATCH_LEASE_TTL": "1.5",
+        }
+        self.processes: list[Process] = []
+        self.api = Server(tmp_path / "api", self.env, role=("api",))
+        self.processes.append(self.api)
+        self.db = create_engine(database_url)
+
+    def upgrade(self) -> None:
+        subprocess.run(
+            [*VIMWATCH, "db", "upgrade"],
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def role(self, *role: str, name: str, **env: str) -> Process:
+        process = Process(self.tmp_path / name, {**self.env, **env}, role=role)
+        process.launch()
+        self.processes.append(process)
+        return process
+
+    def engine(self, engine_id: str) -> Process:
+        return self.role("engine", name=f"engine-{engine_id}", VIMWATCH_ENGINE_ID=engine_id)
+
+    def owners(self) -> Counter[str]:
+        """How many running executions each engine holds, from the database itself."""
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                text("SELECT engine_id FROM executions WHERE state = 'RUNNING'")
+            )
+            return Counter(row.engine_id for row in rows)
+
+    def register(self, name: str, address: str, **monitor: object) -> str:
+        body = {
+            "vim": {
+                "name": name,
+                "type": "openstack",
+                "auth_url": f"http://{address}/identity",
+                "auth_cred": {"username": "u", "password": "p"},
+                "vim_project": {"name": "nfv"},
+                "extra": {"monitor": monitor} if monitor else {},
+            }
+        }
+        response = self.api.api("POST", "/v1.0/vims", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["vim"]["id"]
+
+    def monitor_states(self, vim_id: str) -> list[str]:
+        events = self.api.api("GET", "/v1.0/events", params={"resource_id": vim_id}).json()
+        return [e["resource_state"] for e in events["events"] if e["event_type"] == "MONITOR"]
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.db.dispose()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    with scratch_database("postgresql", tmp_path) as url, private_vhost() as (transport, vhost):
+        deployment = Services(tmp_path, url, transport, vhost)
+        try:
+            deployment.upgrade()
+            yield deployment
+        finally:
+            deployment.close()
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.1)
+
+
+def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Services) -> None:
+    services.role("conductor", name="conductor")
+    services.engine("e1")
+    services.api.start()
+    vim_id = services.register("testvim2", "127.0.0.1")
+    name = f"vim_id_{vim_id}"
+    assert services.api.api("GET", "/v2/workflows", params={"name": name}).json()["workflows"]
+    wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
+    tasks = services.api.api("GET", "/v2/tasks", params={"workflow_name": name}).json()["tasks"]
+    assert [(t["name"], t["state"]) for t in tasks] == [("monitor_ping_vimPingVIMTASK", "RUNNING")]
+    assert kill_bindings(services.vhost) == {f"KILL_ACTION.{vim_id}"}
+
+    queues_for_one = len(queues(services.vhost))
+    others = [services.register(f"more-{n}", f"127.0.0.{n + 2}") for n in range(5)]
+    wait_for(lambda: len(kill_bindings(services.vhost)) == 6)
+    assert len(queues(services.vhost)) == queues_for_one
+
+    assert services.api.api("DELETE", f"/v1.0/vims/{vim_id}").status_code == 204
+    wait_for(lambda: f"KILL_ACTION.{vim_id}" not in kill_bindings(services.vhost))
+    assert kill_bindings(services.vhost) == {f"KILL_ACTION.{v}" for v in others}
+    assert services.api.api("GET", "/v2/executions", params={"workflow_name": name}).json() == {
+        "executions": []
+    }
+    assert services.monitor_states(vim_id) == ["REACHABLE"]
+
+
+def test_two_engines_share_the_vims_and_survive_one_being_killed(services: Services) -> None:
+    services.role("conductor", name="conductor")
+    first = services.engine("e1")
+    services.api.start()
+    vims = [services.register(f"vim-{n}", f"127.0.0.{n + 1}") for n in range(10)]
+    wait_for(lambda: services.owners() == Counter({"e1": 10}))
+    services.engine("e2")
+    wait_for(lambda: services.owners() == Counter({"e1": 5, "e2": 5}))
+
+    first.stop(signal.SIGKILL)
+    wait_for(lambda: services.owners() == Counter({"e2": 10}), timeout=10)
+    wait_for(lambda: len(kill_bindings(services.vhost)) == 10)
+
+    services.engine("e1")
+    wait_for(lambda: services.owners() == Counter({"e1": 5, "e2": 5}))
+    assert len(kill_bindings(services.vhost)) == 10
+    assert all(services.api.vim_status(v) == "REACHABLE" for v in vims)
+
+
+@pytest.mark.lab
+def test_status_changes_during_a_rabbitmq_restart_are_not_lost(services: Services) -> None:
+    services.role("conductor", name="conductor")
+    services.engine("e1")
+    services.api.start()
+    with Lab(hosts=2) as lab:
+        ids = [services.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
+        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids))
+        rabbitmqctl("stop_app")
+        try:
+            for host in lab.hosts:
+                host.down()
+            time.sleep(3)
+        finally:
+            rabbitmqctl("start_app")
+        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), 60)
+        for host in lab.hosts:
+            host.up()
+        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids), 30)
+    assert all(p.alive() for p in services.processes)
+    for vim_id in ids:
+        assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE", "REACHABLE"]
+
+
+def _postgres(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.lab
+def test_postgresql_down_for_30_seconds_delays_changes_but_loses_none(services) -> None:
+    services.role("conductor", name="conductor")
+    services.engine("e1")
+    services.api.start()
+    with Lab(hosts=1) as lab:
+        host = lab.hosts[0]
+        vim_id = services.register("lab-pg", host.address)
+        wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
+        _postgres("stop")
+        try:
+            host.down()
+            time.sleep(30)
+        finally:
+            _postgres("start")
+        wait_for(lambda: services.api.vim_status(vim_id) == "UNREACHABLE", 60)
+    assert all(p.alive() for p in services.processes)
+    assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
+
+
+@pytest.mark.lab
+def test_a_conductor_killed_mid_call_still_applies_each_change_once(services) -> None:
+    doomed = services.role("conductor", name="conductor-a")
+    services.role("conductor", name="conductor-b")
+    services.engine("e1")
+    services.api.start()
+    with Lab(hosts=3) as lab:
+        ids = [services.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
+        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids))
+        for host in lab.hosts:
+            host.down()
+        time.sleep(0.5)
+        doomed.stop(signal.SIGKILL)
+        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), 30)
+    for vim_id in ids:
+        assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]

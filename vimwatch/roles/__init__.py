@@ -1,0 +1,1 @@
+"""The processes vimwatch runs as: api (optionally with everything embedded), conductor, engine."""
