@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,7 +33,14 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=_default_state_dir)
     database_url: str | None = None
-    auth: Literal["noauth"] = "noauth"
+    auth: Literal["noauth", "keystone"] = "noauth"
+    keystone_url: str | None = None
+    keystone_username: str = "vimwatch"
+    keystone_password: SecretStr | None = None
+    keystone_project: str = "service"
+    keystone_user_domain: str = "Default"
+    keystone_project_domain: str = "Default"
+    keystone_cache_seconds: float = Field(default=60.0, ge=0)
     validate_vims: bool = True
     monitor_interval: float = Field(default=1.0, gt=0)
     monitor_timeout: float = Field(default=1.0, gt=0)
@@ -46,6 +53,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=9890, ge=0, le=65535)
     default_project: str = "default"
+
+    @model_validator(mode="after")
+    def _keystone_needs_credentials(self) -> Settings:
+        if self.auth == "keystone" and not (self.keystone_url and self.keystone_password):
+            raise ValueError("auth 'keystone' needs keystone_url and keystone_password")
+        return self
 
     @field_validator("state_dir")
     @classmethod
