@@ -205,6 +205,12 @@ def test_an_unknown_transport_scheme_names_the_supported_ones() -> None:
         open_transport("kafka://broker:9092", process_name="api")
 
 
+def test_a_url_without_a_scheme_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidConfig, match="without a scheme") as raised:
+        open_transport("guest:hunter2-secret@broker:5672", process_name="api")
+    assert "hunter2-secret" not in str(raised.value)
+
+
 def test_a_url_with_several_brokers_is_refused_rather_than_misread() -> None:
     with pytest.raises(InvalidConfig, match="one broker host"):
         open_transport("rabbit://u:p@h1:5672,u:p@h2:5672/", process_name="api")
@@ -469,6 +475,21 @@ async def test_close_leaves_no_task_behind(names: Names) -> None:
     assert asyncio.all_tasks() - {asyncio.current_task()} == set()
     with pytest.raises(MessagingError, match="not started"):
         await transport.cast("KILL_ACTION.v1", "killAction")
+
+
+@needs_broker
+async def test_closing_the_transport_ends_its_pending_calls(
+    open_rabbit: Opener, names: Names
+) -> None:
+    topic = names.topic("conductor")
+    await (await open_rabbit("conductor")).serve(topic, Calculator())
+    client = await open_rabbit("engine")
+    pending = asyncio.create_task(client.call(topic, "wait_forever", timeout=30))
+    await asyncio.sleep(0.2)
+    await client.close()
+    async with asyncio.timeout(2):
+        with pytest.raises(MessagingError, match="transport closed"):
+            await pending
 
 
 @needs_broker

@@ -15,11 +15,12 @@ def open_transport(url: str | None, *, process_name: str) -> Transport:
     """Build (not start) the transport for `url`; the caller awaits `start()` on its loop."""
     if not url:
         return InProcessTransport()
-    scheme = url.partition("://")[0]
-    if scheme in SCHEMES:
+    scheme, separator, _ = url.partition("://")
+    if separator and scheme in SCHEMES:
         return RabbitTransport(url, process_name=process_name)
+    named = f"scheme {scheme!r}" if separator else "URL without a scheme"
     supported = ", ".join(f"{name}://" for name in SCHEMES)
     raise InvalidConfig(
-        f"unsupported transport URL scheme {scheme!r}: use {supported} or leave it unset "
+        f"unsupported transport {named}: use {supported} or leave it unset "
         "for the in-process transport"
     )

@@ -55,9 +55,9 @@ JSON = "application/json"
 
 def amqp_url(url: str) -> URL:
     """Accept oslo.messaging's `rabbit://` spelling so existing deployment configs carry over."""
-    scheme, _, rest = url.partition("://")
-    if scheme not in SCHEMES:
-        raise InvalidConfig(f"transport URL scheme must be rabbit:// or amqp://, not {scheme!r}")
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in SCHEMES:
+        raise InvalidConfig("a RabbitMQ transport URL starts with rabbit:// or amqp://")
     if "," in rest.partition("/")[0]:
         raise InvalidConfig("a transport URL names one broker host; several are not supported")
     try:
@@ -170,7 +170,7 @@ class RabbitTransport(Transport):
             return
         for answer in self._replies.values():
             if not answer.done():
-                answer.set_exception(MessagingError("transport closed"))
+                answer.set_result({"error": "transport closed"})
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -192,9 +192,10 @@ class RabbitTransport(Transport):
         if topic in self._server_consumers:
             return
         try:
-            queue = await session.consumer.declare_queue(topic, durable=True)
-            tag = await queue.consume(partial(self._on_call, topic))
-        except CONNECTION_EXCEPTIONS as exc:
+            async with asyncio.timeout(BROKER_TIMEOUT):
+                queue = await session.consumer.declare_queue(topic, durable=True)
+                tag = await queue.consume(partial(self._on_call, topic))
+        except (TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
             del self._servers[topic]
             raise MessagingError(f"cannot serve {topic}: {exc}") from exc
         self._server_consumers[topic] = (queue, tag)
@@ -267,7 +268,7 @@ class RabbitTransport(Transport):
                 )
 
     async def unbind(self, address: str) -> None:
-        """Never fails for a broker outage: a queue re-created after it lacks the binding."""
+        """Never fails for a broker outage: the queue re-created on reconnect lacks the binding."""
         session = self._require()
         async with self._binding_lock:
             if self._addresses.pop(address, None) is None:
@@ -313,7 +314,7 @@ class RabbitTransport(Transport):
         if isinstance(reply, dict) and ("result" in reply or isinstance(reply.get("error"), str)):
             answer.set_result(reply)
         else:
-            answer.set_exception(MessagingError("malformed reply"))
+            answer.set_result({"error": "malformed reply"})
 
     async def _on_cast(self, message: AbstractIncomingMessage) -> None:
         address = message.routing_key or ""
@@ -329,7 +330,6 @@ class RabbitTransport(Transport):
 
     async def _on_call(self, topic: str, message: AbstractIncomingMessage) -> None:
         """Ack only after the reply is out, so a server that dies mid-call loses nothing."""
-
         try:
             method, args = decode_request(message.body)
             result = await dispatch(self._servers[topic], method, args)
