@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vimwatch.errors import VimwatchError
 from vimwatch.messaging.base import Transport
+from vimwatch.metrics.instruments import CONDUCTOR_CALL_SECONDS
 from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
 from vimwatch.monitor.target import target_from_auth_url
 from vimwatch.registry import leases
@@ -175,13 +176,14 @@ class Engine:
             await self._transport.unbind(kill_address(vim_id))
 
     async def _report_status(self, vim_id: str, status: str) -> str:
-        applied = await self._transport.call(
-            CONDUCTOR_TOPIC,
-            "update_vim",
-            timeout=self._report_timeout,
-            vim_id=vim_id,
-            status=status,
-        )
+        with CONDUCTOR_CALL_SECONDS.time():
+            applied = await self._transport.call(
+                CONDUCTOR_TOPIC,
+                "update_vim",
+                timeout=self._report_timeout,
+                vim_id=vim_id,
+                status=status,
+            )
         if applied is None:
             LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
             await self._stop_monitor(vim_id)

@@ -94,6 +94,8 @@ class Scheduler:
         self.probes_sent = 0
         self.probes_lost = 0
         self.reports_failed = 0
+        # Called with (vim_id, result) after every probe, on the loop: must not block.
+        self.probe_observers: list[Callable[[str, ProbeResult], None]] = []
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -215,6 +217,8 @@ class Scheduler:
         if monitor.stopped:
             return
         monitor.in_flight = False
+        for observe in self.probe_observers:
+            observe(monitor.spec.vim_id, result)
         if result.ok:
             monitor.last_rtt = result.rtt
         else:

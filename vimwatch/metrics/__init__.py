@@ -1,0 +1,1 @@
+"""Prometheus metrics: what each process measures, and how the api exposes it at /metrics."""
