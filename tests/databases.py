@@ -36,18 +36,20 @@ def scratch_database(kind: str, tmp_path: Path) -> Iterator[str]:
         return
     name = f"vimwatch_test_{secrets.token_hex(4)}"
     try:
-        admin = _admin(kind)
+        _execute(kind, f"CREATE DATABASE {name}")
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "not running"
         pytest.skip(f"{kind} is not reachable on 127.0.0.1: {exc}")
-    with admin:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        try:
-            yield (POSTGRES if kind == "postgresql" else MARIADB).format(name=name)
-        finally:
-            if kind == "postgresql":
-                admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            else:
-                admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+    try:
+        yield (POSTGRES if kind == "postgresql" else MARIADB).format(name=name)
+    finally:
+        # A fresh connection: a test may have restarted the server under the old one.
+        force = " WITH (FORCE)" if kind == "postgresql" else ""
+        _execute(kind, f"DROP DATABASE IF EXISTS {name}{force}")
+
+
+def _execute(kind: str, statement: str) -> None:
+    with _admin(kind) as admin:
+        admin.cursor().execute(statement)
 
 
 @pytest.fixture(params=KINDS)
