@@ -27,7 +27,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     """The embedded server, on SQLite unless VIMWATCH_TEST_DATABASE names another database."""
     kind = os.environ.get("VIMWATCH_TEST_DATABASE", "sqlite")
     with scratch_database(kind, tmp_path) as url:
-        service = Server(tmp_path / "state", env={"VIMWATCH_DATABASE_URL": url}).start()
+        env = {} if kind == "sqlite" else {"VIMWATCH_DATABASE_URL": url}
+        service = Server(tmp_path / "state", env=env).start()
         try:
             yield service
         finally:

@@ -11,7 +11,7 @@ from typing import Any
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
-from vimwatch.cli import event, execution, server, task, vim, workflow
+from vimwatch.cli import event, execution, keys, server, task, vim, workflow
 from vimwatch.cli.client import ApiClient
 
 COMMANDS: dict[str, type] = {
@@ -20,6 +20,7 @@ COMMANDS: dict[str, type] = {
     "conductor": server.Conductor,
     "engine": server.Engine,
     "db upgrade": server.DbUpgrade,
+    "keys rotate": keys.RotateKeys,
     "vim register": vim.RegisterVim,
     "vim list": vim.ListVims,
     "vim show": vim.ShowVim,
