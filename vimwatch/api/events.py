@@ -29,6 +29,10 @@ def event_view(event: Event) -> dict[str, Any]:
     }
 
 
+# python-tackerclient 1.x's `openstack nfv event list --resource-state S` sends the value of
+# --resource-id as resource_state (and nothing when --resource-id is absent). A state is never
+# a resource id, so such a value can only come from that bug: it is dropped, and the list
+# shows the resource's events in every state rather than none.
 @router.get("/v1.0/events")
 @router.get("/v1.0/events.json", include_in_schema=False)
 async def list_all_events(
@@ -46,7 +50,7 @@ async def list_all_events(
             "id": id,
             "resource_id": resource_id,
             "resource_type": resource_type,
-            "resource_state": resource_state,
+            "resource_state": [s for s in resource_state if s not in resource_id],
             "event_type": event_type,
         }
     )
@@ -60,7 +64,10 @@ async def list_all_events(
 
 @router.get("/v1.0/events/{event_id}")
 async def show_event(
-    event_id: str, request: Request, context: RequestContext = Depends(request_context)
+    event_id: str,
+    request: Request,
+    context: RequestContext = Depends(request_context),
+    fields: list[str] = Query(default=[]),
 ) -> dict[str, Any]:
     raw = event_id.removesuffix(".json")
 
@@ -74,4 +81,4 @@ async def show_event(
     event = await run_in_threadpool(load)
     if event is None:
         raise NotFound(f"event {raw} not found")
-    return {"event": event}
+    return {"event": project(event, fields)}

@@ -122,8 +122,9 @@ async def _list(
     sort_dirs: str | None,
     fields: str | None,
     renames: dict[str, str] | None = None,
+    scope: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    filters = _filters(request, renames or {})
+    filters = {**_filters(request, renames or {}), **(scope or {})}
     newest_first = (sort_dirs or "asc").split(",")[0] == "desc"
 
     def load() -> list[dict[str, Any]]:
@@ -217,6 +218,31 @@ async def list_tasks(
         sort_dirs=sort_dirs,
         fields=fields,
         renames={"workflow_execution_id": "execution_id"},
+    )
+    return {"tasks": items}
+
+
+@router.get("/executions/{execution_id}/tasks")
+async def list_execution_tasks(
+    execution_id: str,
+    request: Request,
+    context: RequestContext = Depends(request_context),
+    limit: int | None = Query(default=None),
+    sort_dirs: str | None = Query(default=None),
+    fields: str | None = Query(default=None),
+) -> dict[str, Any]:
+    """The tasks of one execution: what `mistral task-list <execution id>` asks for."""
+    items = await _list(
+        request,
+        context,
+        Task,
+        records.TASK_FILTERS,
+        task_view,
+        limit=limit,
+        sort_dirs=sort_dirs,
+        fields=fields,
+        renames={"workflow_execution_id": "execution_id"},
+        scope={"execution_id": execution_id},
     )
     return {"tasks": items}
 
