@@ -12,6 +12,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from vimwatch.errors import VimwatchError
@@ -57,6 +58,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         return error_response(request, exc.status_code, "HTTPError", str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # Only the driver's own words (e.g. "database or disk is full"): the statement and
+        # its parameters stay out of the response and the log.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        LOG.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        return error_response(
+            request, 503, "DatabaseUnavailable", f"the database cannot be used right now: {reason}"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

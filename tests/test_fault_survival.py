@@ -1,0 +1,138 @@
+"""vimwatch stays right when things around it fail: crashes, races, a full disk, a jumping clock."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service import Server
+
+pytestmark = pytest.mark.faults
+
+
+def vim_body(name: str, address: str = "127.0.0.1", **extra: object) -> dict:
+    return {
+        "vim": {
+            "name": name,
+            "type": "openstack",
+            "auth_url": f"http://{address}/identity",
+            "auth_cred": {"username": "u", "password": "p"},
+            "vim_project": {"name": "nfv"},
+            **extra,
+        }
+    }
+
+
+def unvalidated(tmp_path: Path, **env: str) -> Server:
+    return Server(tmp_path / "state", env={"VIMWATCH_VALIDATE_VIMS": "false", **env})
+
+
+def running_executions(state_dir: Path) -> list[str]:
+    with sqlite3.connect(state_dir / "vimwatch.db") as db:
+        return [
+            row[0] for row in db.execute("SELECT vim_id FROM executions WHERE state = 'RUNNING'")
+        ]
+
+
+def test_kill_9_with_1000_vims_brings_every_monitor_back_once(tmp_path: Path) -> None:
+    server = unvalidated(tmp_path, VIMWATCH_MONITOR_INTERVAL="1", VIMWATCH_MONITOR_TIMEOUT="1")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for n in range(1000):
+                address = f"127.1.{n // 250}.{n % 250 + 1}"
+                assert client.post("/v1.0/vims", json=vim_body(f"v{n}", address)).status_code == 201
+        server.wait_for(lambda: server.api("GET", "/healthz").json()["monitors"] == 1000)
+        server.stop(signal.SIGKILL)
+        started = time.monotonic()
+        server.start()
+        # The engine resumes its leases before the API answers: one interval is plenty.
+        assert server.api("GET", "/healthz").json()["monitors"] == 1000
+        assert time.monotonic() - started < 20
+        executions = running_executions(server.state_dir)
+        assert len(executions) == len(set(executions)) == 1000
+    finally:
+        server.stop()
+
+
+def test_concurrent_register_and_delete_of_the_same_names_leaves_no_orphans(tmp_path) -> None:
+    server = unvalidated(tmp_path).start()
+    names = [f"contended-{n}" for n in range(5)]
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for _ in range(6):
+                name = rng.choice(names)
+                if rng.random() < 0.6:
+                    http.post("/v1.0/vims", json=vim_body(name, is_default=rng.random() < 0.5))
+                else:
+                    found = http.get("/v1.0/vims", params={"name": name}).json()["vims"]
+                    for vim in found:
+                        http.delete(f"/v1.0/vims/{vim['id']}")
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(100) as pool:
+            list(pool.map(client, range(100)))
+        live = server.api("GET", "/v1.0/vims").json()["vims"]
+        assert len({v["name"] for v in live}) == len(live)
+        assert sum(v["is_default"] for v in live) <= 1
+        server.wait_for(
+            lambda: sorted(running_executions(server.state_dir)) == sorted(v["id"] for v in live)
+        )
+        workflows = server.api("GET", "/v2/workflows").json()["workflows"]
+        assert sorted(w["name"] for w in workflows) == sorted(f"vim_id_{v['id']}" for v in live)
+        assert server.api("GET", "/healthz").json()["monitors"] == len(live)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # noqa: ANN201
+    mount = tmp_path / "state"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_gives_clear_errors_and_recovers_without_corruption(tiny_disk: Path) -> None:
+    server = Server(tiny_disk, env={"VIMWATCH_VALIDATE_VIMS": "false"}).start()
+    try:
+        assert server.api("POST", "/v1.0/vims", json=vim_body("before")).status_code == 201
+        filler = tiny_disk / "filler"
+        subprocess.run(
+            ["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True, check=False
+        )
+        failures = [server.api("POST", "/v1.0/vims", json=vim_body(f"full-{n}")) for n in range(20)]
+        refused = [r for r in failures if r.status_code != 201]
+        assert refused, "the disk never filled up"
+        for response in refused:
+            assert response.status_code == 503, response.text
+            assert "full" in response.json()["TackerError"]["message"]
+        filler.unlink()
+        assert server.api("POST", "/v1.0/vims", json=vim_body("after")).status_code == 201
+        names = {v["name"] for v in server.api("GET", "/v1.0/vims").json()["vims"]}
+        assert {"before", "after"} <= names
+        assert server.alive()
+    finally:
+        server.stop()
+    with sqlite3.connect(tiny_disk / "vimwatch.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
