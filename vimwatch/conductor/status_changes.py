@@ -1,8 +1,9 @@
 """The conductor's one job: apply a monitor's status change to the registry.
 
-A status change and its MONITOR event are written in one transaction, with a guarded
-UPDATE (live VIM, different status) so that the call is idempotent: a retried or
-duplicated call, or one for a VIM deleted meanwhile, changes nothing and writes no event.
+A status change, its MONITOR event and its webhook deliveries are written in one
+transaction, with a guarded UPDATE (live VIM, different status) so that the call is
+idempotent: a retried or duplicated call, or one for a VIM deleted meanwhile, changes
+nothing and writes no event.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import logging
 from sqlalchemy import select, update
 
 from vimwatch.errors import BadRequest
+from vimwatch.metrics.instruments import STATUS_TRANSITIONS
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.events import record_event
 from vimwatch.registry.models import Vim
+from vimwatch.webhooks.outbox import enqueue_status_change
 
 LOG = logging.getLogger(__name__)
 MONITOR_STATUSES = frozenset({"REACHABLE", "UNREACHABLE"})
@@ -32,12 +35,14 @@ def apply_status_change(registry: Registry, vim_id: str, status: str) -> str | N
             .values(status=status, updated_at=now)
         ).rowcount
         row = session.execute(
-            select(Vim.status, Vim.tenant_id).where(Vim.id == vim_id, Vim.deleted_at.is_(None))
+            select(Vim.status, Vim.tenant_id, Vim.name, Vim.type).where(
+                Vim.id == vim_id, Vim.deleted_at.is_(None)
+            )
         ).first()
         if row is None:
             return None
         if changed:
-            record_event(
+            event = record_event(
                 session,
                 vim_id=vim_id,
                 tenant_id=row.tenant_id,
@@ -45,8 +50,13 @@ def apply_status_change(registry: Registry, vim_id: str, status: str) -> str | N
                 event_type="MONITOR",
                 timestamp=now,
             )
-            LOG.info("VIM %s is now %s", vim_id, status)
-        return row.status
+            session.flush()
+            # Same transaction: the change and the webhooks' deliveries commit together.
+            enqueue_status_change(session, event, row.name, row.type)
+    if changed:
+        STATUS_TRANSITIONS.labels(status).inc()
+        LOG.info("VIM %s is now %s", vim_id, status)
+    return row.status
 
 
 class ConductorEndpoint:

@@ -30,7 +30,7 @@ class Vim(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str] = mapped_column(String(64), index=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32), index=True)
     auth_url: Mapped[str] = mapped_column(String(255))
@@ -115,3 +115,38 @@ class EngineMember(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """A project's subscription to status changes; its signing secret is stored sealed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one row per (webhook, status change), written with the change itself.
+
+    A row is pending until `delivered_at` or `failed_at` is set. `claimed_until` is the
+    lease of the worker sending it, so that several api processes never send it at once
+    and a worker that died mid-send leaves it to the next one.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_id: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

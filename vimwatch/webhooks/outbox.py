@@ -1,0 +1,149 @@
+"""The delivery outbox: enqueued with the status change, claimed and settled by workers.
+
+Retry policy: a failed attempt n (1, 2, ...) is tried again after min(2**(n-1), 300)
+seconds (1 s, 2 s, 4 s ... then every 5 minutes) until the delivery is a day old; then it
+is marked failed and kept, with its last error, for `webhook list` to show.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from vimwatch.registry.models import Event, Webhook, WebhookDelivery
+
+STATUS_CHANGED = "vim.status_changed"
+FIRST_RETRY = 1.0
+LONGEST_WAIT = 300.0
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+
+
+def status_change_body(event: Event, vim_name: str, vim_type: str) -> str:
+    return json.dumps(
+        {
+            "event": STATUS_CHANGED,
+            "event_id": event.id,
+            "vim_id": event.resource_id,
+            "vim_name": vim_name,
+            "vim_type": vim_type,
+            "project_id": event.tenant_id,
+            "status": event.resource_state,
+            "timestamp": event.timestamp.isoformat() + "Z",
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def enqueue_status_change(session: Session, event: Event, vim_name: str, vim_type: str) -> int:
+    """One pending delivery per webhook of the VIM's project, in the caller's transaction.
+
+    `event` must be flushed (it needs its id). Returns how many deliveries were queued.
+    """
+    webhook_ids = list(
+        session.scalars(select(Webhook.id).where(Webhook.project_id == event.tenant_id))
+    )
+    if not webhook_ids:
+        return 0
+    body = status_change_body(event, vim_name, vim_type)
+    session.add_all(
+        WebhookDelivery(
+            webhook_id=webhook_id,
+            event_id=event.id,
+            body=body,
+            attempts=0,
+            next_attempt_at=event.timestamp,
+            created_at=event.timestamp,
+        )
+        for webhook_id in webhook_ids
+    )
+    return len(webhook_ids)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    webhook_id: str
+    event_id: int
+    url: str
+    sealed_secret: str
+    body: str
+    attempts: int
+    created_at: datetime
+
+
+def _pending(now: datetime):  # noqa: ANN202 - a SQL condition
+    return and_(
+        WebhookDelivery.delivered_at.is_(None),
+        WebhookDelivery.failed_at.is_(None),
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+    )
+
+
+def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    """Deliveries due now that this worker won; a conditional UPDATE per row decides."""
+    candidates = session.scalars(
+        select(WebhookDelivery.id).where(_pending(now)).order_by(WebhookDelivery.id).limit(limit)
+    ).all()
+    won = [
+        delivery_id
+        for delivery_id in candidates
+        if session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, _pending(now))
+            .values(claimed_until=now + lease)
+        ).rowcount
+    ]
+    if not won:
+        return []
+    rows = session.execute(
+        select(WebhookDelivery, Webhook.url, Webhook.sealed_secret)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.id.in_(won))
+        .order_by(WebhookDelivery.id)
+    )
+    return [
+        Claimed(d.id, d.webhook_id, d.event_id, url, sealed, d.body, d.attempts, d.created_at)
+        for d, url, sealed in rows
+    ]
+
+
+def settle(session: Session, claimed: Claimed, now: datetime, error: str | None) -> str:
+    """Record an attempt's outcome: 'delivered', 'retry' or 'failed' (given up)."""
+    attempts = claimed.attempts + 1
+    values: dict[str, object] = {"attempts": attempts, "claimed_until": None, "last_error": error}
+    if error is None:
+        outcome = "delivered"
+        values["delivered_at"] = now
+    elif now - claimed.created_at >= GIVE_UP_AFTER:
+        outcome = "failed"
+        values["failed_at"] = now
+    else:
+        outcome = "retry"
+        values["next_attempt_at"] = now + timedelta(seconds=retry_delay(attempts))
+    session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == claimed.delivery_id).values(**values)
+    )
+    return outcome
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).where(
+            WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None)
+        )
+    )
+
+
+def drop_for_webhook(session: Session, webhook_id: str) -> None:
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id))

@@ -1,0 +1,36 @@
+"""One signed POST to a receiver; anything but a 2xx answer in time is a failure."""
+
+from __future__ import annotations
+
+import httpx
+
+from vimwatch.webhooks.signing import SIGNATURE_HEADER, sign
+
+TIMEOUT = 5.0
+
+
+class DeliveryFailed(Exception):
+    """The receiver refused, failed, or did not answer in time; the message says which."""
+
+
+async def post_signed(
+    client: httpx.AsyncClient, url: str, secret: str, body: str, *, delivery: str, event: str
+) -> int:
+    """POST `body` with its signature; return the receiver's status code."""
+    payload = body.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "vimwatch-webhook/1",
+        SIGNATURE_HEADER: sign(secret, payload),
+        "X-Vimwatch-Event": event,
+        "X-Vimwatch-Delivery": delivery,
+    }
+    try:
+        response = await client.post(url, content=payload, headers=headers, timeout=TIMEOUT)
+    except httpx.TimeoutException:
+        raise DeliveryFailed(f"no answer within {TIMEOUT:g}s") from None
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"cannot reach the receiver: {type(exc).__name__}: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"the receiver answered HTTP {response.status_code}")
+    return response.status_code

@@ -1,0 +1,108 @@
+"""Sends the outbox's due deliveries from the api process, off the monitors' path.
+
+The worker claims at most as many deliveries as it has free sending slots, sends each in
+its own task (a receiver that hangs holds one slot for at most the send timeout), and
+settles each in the database. Several api processes may run workers: claims are leases,
+so each delivery is sent by one worker at a time, and one that died mid-send is picked up
+again when its lease runs out. That is what makes delivery at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+
+from vimwatch.metrics.instruments import WEBHOOK_DELIVERIES
+from vimwatch.registry.database import Registry, utcnow
+from vimwatch.secrets.keyring import Keyring, KeyringError
+from vimwatch.webhooks import outbox
+from vimwatch.webhooks.sender import TIMEOUT, DeliveryFailed, post_signed
+
+LOG = logging.getLogger(__name__)
+POLL = 0.5
+SLOTS = 32
+LEASE = timedelta(seconds=TIMEOUT + 30)
+
+
+class DeliveryWorker:
+    def __init__(self, registry: Registry, keyring: Keyring) -> None:
+        self._registry = registry
+        self._keyring = keyring
+        self._client: httpx.AsyncClient | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop sending; deliveries cut short stay claimed until their lease ends."""
+        tasks = [t for t in (self._loop_task, *self._sending) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loop_task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        while True:
+            free = SLOTS - len(self._sending)
+            if free > 0:
+                try:
+                    claimed = await asyncio.to_thread(self._claim, free)
+                except SQLAlchemyError as exc:
+                    LOG.warning("webhook outbox unreachable, retrying: %s", type(exc).__name__)
+                    claimed = []
+                for delivery in claimed:
+                    task = asyncio.get_running_loop().create_task(self._deliver(delivery))
+                    self._sending.add(task)
+                    task.add_done_callback(self._sending.discard)
+            await asyncio.sleep(POLL)
+
+    def _claim(self, limit: int) -> list[outbox.Claimed]:
+        with self._registry.transaction() as session:
+            return outbox.claim_due(session, utcnow(), limit, LEASE)
+
+    async def _deliver(self, delivery: outbox.Claimed) -> None:
+        error = None
+        try:
+            secret = self._keyring.unseal(delivery.sealed_secret).decode()
+            await post_signed(
+                self._client,
+                delivery.url,
+                secret,
+                delivery.body,
+                delivery=str(delivery.delivery_id),
+                event=outbox.STATUS_CHANGED,
+            )
+        except (DeliveryFailed, KeyringError) as exc:
+            error = str(exc)
+        try:
+            outcome = await asyncio.to_thread(self._settle, delivery, error)
+        except SQLAlchemyError as exc:
+            # The lease runs out and the delivery is sent again: at least once, not once.
+            LOG.warning("cannot record webhook delivery %d: %s", delivery.delivery_id, exc)
+            return
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
+        if outcome != "delivered":
+            LOG.warning(
+                "webhook delivery %d to webhook %s failed (%s); %s",
+                delivery.delivery_id,
+                delivery.webhook_id,
+                error,
+                "giving up" if outcome == "failed" else "will retry",
+            )
+
+    def _settle(self, delivery: outbox.Claimed, error: str | None) -> str:
+        with self._registry.transaction() as session:
+            return outbox.settle(session, delivery, utcnow(), error)
