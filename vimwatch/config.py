@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=9890, ge=0, le=65535)
     default_project: str = "default"
+    # Per-VIM series on /metrics: "auto" keeps them up to 1,000 VIMs (vimwatch.metrics).
+    metrics_per_vim: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _keystone_needs_credentials(self) -> Settings:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from vimwatch.api import events, health, vims, workflows
+from vimwatch.api import dashboard, events, health, stream, vims, webhooks, workflows
 from vimwatch.api.errors import install_error_handlers
 
 
@@ -18,6 +18,7 @@ def create_app(lifespan: Any) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (vims, events, workflows, health):
+    # stream before events: /v1.0/events/stream must not be taken for an event id.
+    for module in (vims, stream, events, workflows, webhooks, health, dashboard):
         app.include_router(module.router)
     return app

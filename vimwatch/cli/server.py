@@ -11,6 +11,7 @@ from cliff.command import Command
 from vimwatch.config import Settings, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+SHUTDOWN_GRACE = 3.0  # seconds requests may run on after SIGTERM
 
 
 class _Role(Command):
@@ -41,7 +42,15 @@ class _HttpRole(_Role):
 
         settings = self.settings(args, host=args.host, port=args.port)
         app = build_api_app(settings, embedded=self.embedded)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        # Event streams (dashboards, `vim watch`) never end by themselves; without a bound
+        # they would hold a stopping server forever.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        )
 
 
 class Serve(_HttpRole):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Container, Iterator
+from collections.abc import Container
 from dataclasses import dataclass
 
 from vimwatch.monitor.probes import ProbeResult
@@ -90,11 +90,11 @@ class ProbeStats:
             if math.isnan(v) or v >= 0
         ]
 
-    def per_vim(self) -> Iterator[tuple[str, RttHistogram]]:
-        for vim_id, vim in self._vims.items():
-            yield vim_id, vim.rtt
+    def per_vim(self) -> list[tuple[str, RttHistogram]]:
+        """A snapshot: scrapes run in a thread while the loop keeps recording."""
+        return [(vim_id, vim.rtt) for vim_id, vim in list(self._vims.items())]
 
     def forget_all_but(self, monitored: Container[str]) -> None:
         """Drop VIMs whose monitor stopped here (deleted, or moved to another engine)."""
-        for vim_id in [v for v in self._vims if v not in monitored]:
-            del self._vims[vim_id]
+        for vim_id in [v for v in list(self._vims) if v not in monitored]:
+            self._vims.pop(vim_id, None)

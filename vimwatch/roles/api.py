@@ -14,14 +14,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vimwatch.api.app import create_app
-from vimwatch.api.health import metrics_registry
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
+from vimwatch.dashboard.feed import EventFeed
 from vimwatch.messaging.factory import open_transport
+from vimwatch.metrics.collectors import metrics_registry
+from vimwatch.metrics.loop_lag import LoopLag
+from vimwatch.metrics.probes import ProbeStats
 from vimwatch.monitor.engine import CONDUCTOR_TOPIC, Engine
 from vimwatch.roles.runtime import open_registry
 from vimwatch.secrets.keyring import Keyring
 from vimwatch.services.vims import VimService
+from vimwatch.webhooks.service import WebhookService
+from vimwatch.webhooks.worker import DeliveryWorker
 from vimwatch.workflows.backends.embedded import EmbeddedBackend
 
 LOG = logging.getLogger(__name__)
@@ -45,19 +50,36 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
             )
         backend = EmbeddedBackend(registry, transport, asyncio.get_running_loop())
         service = VimService(registry, keyring, backend, settings)
+        probe_stats = loop_lag = None
+        if engine:
+            probe_stats, loop_lag = ProbeStats(), LoopLag()
+            engine.scheduler.probe_observers.append(probe_stats.record)
+        feed = EventFeed(registry)
+        deliveries = DeliveryWorker(registry, keyring)
         app.state.settings = settings
         app.state.registry = registry
         app.state.vims = service
         app.state.engine = engine
-        app.state.metrics = metrics_registry(registry)
+        app.state.probe_stats = probe_stats
+        app.state.feed = feed
+        app.state.webhooks = WebhookService(registry, keyring)
+        app.state.metrics = metrics_registry(
+            registry, settings.metrics_per_vim, engine, probe_stats, loop_lag
+        )
         await asyncio.to_thread(service.reconcile_monitoring)
         if engine:
             await engine.start()
+            loop_lag.start()
             LOG.info("vimwatch embedded: %d monitors running", len(engine.scheduler))
+        await feed.start()
+        deliveries.start()
         try:
             yield
         finally:
+            await deliveries.stop()
+            await feed.stop()
             if engine:
+                await loop_lag.stop()
                 await engine.stop()
             await transport.close()
             registry.engine.dispose()

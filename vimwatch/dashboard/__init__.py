@@ -1,0 +1,1 @@
+"""The live dashboard: its queries, the feed of new events, and its static page."""
