@@ -14,10 +14,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
 from vimwatch.registry.database import Registry
-from vimwatch.registry.models import Vim
+from vimwatch.registry.models import Vim, Webhook
 from vimwatch.secrets.keyring import Keyring, KeyringError, write_keys
 
-SEALED_COLUMNS: tuple[tuple[type, str], ...] = ((Vim, "sealed_secrets"),)
+SEALED_COLUMNS: tuple[tuple[type, str], ...] = (
+    (Vim, "sealed_secrets"),
+    (Webhook, "sealed_secret"),
+)
 BATCH = 500
 
 
