@@ -11,7 +11,7 @@ from typing import Any
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
-from vimwatch.cli import event, execution, keys, server, task, vim, workflow
+from vimwatch.cli import event, execution, keys, server, task, vim, watch, webhook, workflow
 from vimwatch.cli.client import ApiClient
 
 COMMANDS: dict[str, type] = {
@@ -27,6 +27,7 @@ COMMANDS: dict[str, type] = {
     "vim update": vim.UpdateVim,
     "vim set": vim.UpdateVim,
     "vim delete": vim.DeleteVim,
+    "vim watch": watch.WatchVims,
     "workflow list": workflow.ListWorkflows,
     "workflow show": workflow.ShowWorkflow,
     "execution list": execution.ListExecutions,
@@ -35,6 +36,11 @@ COMMANDS: dict[str, type] = {
     "task show": task.ShowTask,
     "event list": event.ListEvents,
     "event show": event.ShowEvent,
+    "webhook add": webhook.AddWebhook,
+    "webhook list": webhook.ListWebhooks,
+    "webhook show": webhook.ShowWebhook,
+    "webhook test": webhook.TestWebhook,
+    "webhook delete": webhook.DeleteWebhook,
 }
 
 

@@ -11,7 +11,7 @@ class CommandError(Exception):
     """A one-line message for the user; cliff prints it and exits non-zero."""
 
 
-def _message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -40,7 +40,7 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise CommandError(f"cannot reach vimwatch at {self.url}: {exc}") from None
         if response.status_code >= 400:
-            raise CommandError(_message(response))
+            raise CommandError(error_message(response))
         return response.json() if response.content else None
 
     def get(self, path: str, params: Any = None) -> Any:
