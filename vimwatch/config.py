@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     transport_url: str | None = None
     engine_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     lease_ttl: float = Field(default=5.0, gt=0)
+    workflow_backend: Literal["embedded", "mistral"] = "embedded"
+    mistral_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=9890, ge=0, le=65535)
     default_project: str = "default"
@@ -60,6 +62,13 @@ class Settings(BaseSettings):
     def _keystone_needs_credentials(self) -> Settings:
         if self.auth == "keystone" and not (self.keystone_url and self.keystone_password):
             raise ValueError("auth 'keystone' needs keystone_url and keystone_password")
+        return self
+
+    @model_validator(mode="after")
+    def _mistral_needs_its_urls(self) -> Settings:
+        # Mistral's executors reach the conductor only through the broker.
+        if self.workflow_backend == "mistral" and not (self.mistral_url and self.transport_url):
+            raise ValueError("workflow backend 'mistral' needs mistral_url and transport_url")
         return self
 
     @field_validator("state_dir")
