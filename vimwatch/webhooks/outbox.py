@@ -137,6 +137,15 @@ def settle(session: Session, claimed: Claimed, now: datetime, error: str | None)
     return outcome
 
 
+def release(session: Session, delivery_ids: list[int]) -> None:
+    """Give claims back before their lease ends (the worker is stopping)."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.delivered_at.is_(None))
+        .values(claimed_until=None)
+    )
+
+
 def pending_count(session: Session) -> int:
     return session.scalar(
         select(func.count()).where(

@@ -35,14 +35,16 @@ class DeliveryWorker:
         self._keyring = keyring
         self._client: httpx.AsyncClient | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: dict[asyncio.Task[None], outbox.Claimed] = {}
 
     def start(self) -> None:
         self._client = httpx.AsyncClient(follow_redirects=False)
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop sending; deliveries cut short stay claimed until their lease ends."""
+        """Stop sending, and hand back the claims of deliveries cut short so that the next
+        worker (or this process restarted) sends them at once rather than after the lease."""
+        cut_short = [delivery.delivery_id for delivery in self._sending.values()]
         tasks = [t for t in (self._loop_task, *self._sending) if t is not None]
         for task in tasks:
             task.cancel()
@@ -50,6 +52,11 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loop_task = None
+        if cut_short:
+            try:
+                await asyncio.to_thread(self._release, cut_short)
+            except SQLAlchemyError:
+                LOG.warning("could not hand back webhook deliveries; they resume in %s", LEASE)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -65,9 +72,16 @@ class DeliveryWorker:
                     claimed = []
                 for delivery in claimed:
                     task = asyncio.get_running_loop().create_task(self._deliver(delivery))
-                    self._sending.add(task)
-                    task.add_done_callback(self._sending.discard)
+                    self._sending[task] = delivery
+                    task.add_done_callback(self._forget)
             await asyncio.sleep(POLL)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._sending.pop(task, None)
+
+    def _release(self, delivery_ids: list[int]) -> None:
+        with self._registry.transaction() as session:
+            outbox.release(session, delivery_ids)
 
     def _claim(self, limit: int) -> list[outbox.Claimed]:
         with self._registry.transaction() as session:
