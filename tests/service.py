@@ -124,8 +124,33 @@ class Server(Process):
                 raise AssertionError(f"condition not met within {timeout}s")
             time.sleep(interval)
 
+    def register(self, name: str, address: str = "127.0.0.1", **monitor: object) -> str:
+        """Register an unvalidated openstack VIM at `address`; returns its id."""
+        response = self.api("POST", "/v1.0/vims", json=vim_body(name, address, **monitor))
+        assert response.status_code == 201, response.text
+        return response.json()["vim"]["id"]
+
+    def monitor_states(self, vim_id: str) -> list[str]:
+        """The statuses the monitor reported for a VIM, in order."""
+        events = self.api("GET", "/v1.0/events", params={"resource_id": vim_id}).json()
+        return [e["resource_state"] for e in events["events"] if e["event_type"] == "MONITOR"]
+
     def vim_status(self, vim_id: str) -> str:
         return self.api("GET", f"/v1.0/vims/{vim_id}").json()["vim"]["status"]
+
+
+def vim_body(name: str, address: str = "127.0.0.1", **monitor: object) -> dict[str, Any]:
+    """A Tacker VIM body for a host that is probed but whose credentials are not checked."""
+    return {
+        "vim": {
+            "name": name,
+            "type": "openstack",
+            "auth_url": f"http://{address}/identity",
+            "auth_cred": {"username": "u", "password": "p"},
+            "vim_project": {"name": "nfv"},
+            "extra": {"monitor": monitor} if monitor else {},
+        }
+    }
 
 
 def write_openstack_config(

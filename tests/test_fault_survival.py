@@ -13,22 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service import Server
+from tests.service import Server, vim_body
 
 pytestmark = pytest.mark.faults
-
-
-def vim_body(name: str, address: str = "127.0.0.1", **extra: object) -> dict:
-    return {
-        "vim": {
-            "name": name,
-            "type": "openstack",
-            "auth_url": f"http://{address}/identity",
-            "auth_cred": {"username": "u", "password": "p"},
-            "vim_project": {"name": "nfv"},
-            **extra,
-        }
-    }
 
 
 def unvalidated(tmp_path: Path, **env: str) -> Server:
@@ -73,7 +60,10 @@ def test_concurrent_register_and_delete_of_the_same_names_leaves_no_orphans(tmp_
             for _ in range(6):
                 name = rng.choice(names)
                 if rng.random() < 0.6:
-                    http.post("/v1.0/vims", json=vim_body(name, is_default=rng.random() < 0.5))
+                    http.post(
+                        "/v1.0/vims",
+                        json={"vim": {**vim_body(name)["vim"], "is_default": rng.random() < 0.5}},
+                    )
                 else:
                     found = http.get("/v1.0/vims", params={"name": name}).json()["vims"]
                     for vim in found:

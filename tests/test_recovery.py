@@ -9,21 +9,6 @@ from pathlib import Path
 from tests.service import Server
 
 
-def register(server: Server, name: str, host: str = "127.0.0.1") -> str:
-    body = {
-        "vim": {
-            "name": name,
-            "type": "openstack",
-            "auth_url": f"http://{host}/identity",
-            "auth_cred": {"username": "u", "password": "p"},
-            "vim_project": {"name": "nfv"},
-        }
-    }
-    response = server.api("POST", "/v1.0/vims", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["vim"]["id"]
-
-
 def executions(server: Server, vim_id: str) -> list[dict]:
     return server.api("GET", "/v2/executions", params={"workflow_name": f"vim_id_{vim_id}"}).json()[
         "executions"
@@ -42,8 +27,8 @@ def unvalidated_server(tmp_path: Path) -> Server:
 def test_kill_9_then_restart_resumes_each_monitor_exactly_once(tmp_path: Path) -> None:
     server = unvalidated_server(tmp_path).start()
     try:
-        kept = [register(server, f"kept-{n}", f"127.0.0.{n + 1}") for n in range(3)]
-        gone = register(server, "gone")
+        kept = [server.register(f"kept-{n}", f"127.0.0.{n + 1}") for n in range(3)]
+        gone = server.register("gone")
         server.wait_for(lambda: all(server.vim_status(v) == "REACHABLE" for v in kept))
         assert server.api("DELETE", f"/v1.0/vims/{gone}").status_code == 204
         before = {vim_id: executions(server, vim_id) for vim_id in kept}
@@ -66,8 +51,8 @@ def test_kill_9_then_restart_resumes_each_monitor_exactly_once(tmp_path: Path) -
 def test_start_up_repairs_a_delete_or_register_interrupted_half_way(tmp_path: Path) -> None:
     server = unvalidated_server(tmp_path).start()
     try:
-        orphaned = register(server, "orphaned-workflow")
-        unmonitored = register(server, "lost-workflow")
+        orphaned = server.register("orphaned-workflow")
+        unmonitored = server.register("lost-workflow")
         server.wait_for(lambda: server.vim_status(unmonitored) == "REACHABLE")
     finally:
         server.stop(signal.SIGKILL)

@@ -69,25 +69,6 @@ class Services:
             )
             return Counter(row.engine_id for row in rows)
 
-    def register(self, name: str, address: str, **monitor: object) -> str:
-        body = {
-            "vim": {
-                "name": name,
-                "type": "openstack",
-                "auth_url": f"http://{address}/identity",
-                "auth_cred": {"username": "u", "password": "p"},
-                "vim_project": {"name": "nfv"},
-                "extra": {"monitor": monitor} if monitor else {},
-            }
-        }
-        response = self.api.api("POST", "/v1.0/vims", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()["vim"]["id"]
-
-    def monitor_states(self, vim_id: str) -> list[str]:
-        events = self.api.api("GET", "/v1.0/events", params={"resource_id": vim_id}).json()
-        return [e["resource_state"] for e in events["events"] if e["event_type"] == "MONITOR"]
-
     def close(self) -> None:
         for process in reversed(self.processes):
             process.stop()
@@ -117,7 +98,7 @@ def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Servi
     services.role("conductor", name="conductor")
     services.engine("e1")
     services.api.start()
-    vim_id = services.register("testvim2", "127.0.0.1")
+    vim_id = services.api.register("testvim2", "127.0.0.1")
     name = f"vim_id_{vim_id}"
     assert services.api.api("GET", "/v2/workflows", params={"name": name}).json()["workflows"]
     wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
@@ -126,7 +107,7 @@ def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Servi
     assert kill_bindings(services.vhost) == {f"KILL_ACTION.{vim_id}"}
 
     queues_for_one = len(queues(services.vhost))
-    others = [services.register(f"more-{n}", f"127.0.0.{n + 2}") for n in range(5)]
+    others = [services.api.register(f"more-{n}", f"127.0.0.{n + 2}") for n in range(5)]
     wait_for(lambda: len(kill_bindings(services.vhost)) == 6)
     assert len(queues(services.vhost)) == queues_for_one
 
@@ -136,14 +117,14 @@ def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Servi
     assert services.api.api("GET", "/v2/executions", params={"workflow_name": name}).json() == {
         "executions": []
     }
-    assert services.monitor_states(vim_id) == ["REACHABLE"]
+    assert services.api.monitor_states(vim_id) == ["REACHABLE"]
 
 
 def test_two_engines_share_the_vims_and_survive_one_being_killed(services: Services) -> None:
     services.role("conductor", name="conductor")
     first = services.engine("e1")
     services.api.start()
-    vims = [services.register(f"vim-{n}", f"127.0.0.{n + 1}") for n in range(10)]
+    vims = [services.api.register(f"vim-{n}", f"127.0.0.{n + 1}") for n in range(10)]
     wait_for(lambda: services.owners() == Counter({"e1": 10}))
     services.engine("e2")
     wait_for(lambda: services.owners() == Counter({"e1": 5, "e2": 5}))
@@ -164,7 +145,7 @@ def test_status_changes_during_a_rabbitmq_restart_are_not_lost(services: Service
     services.engine("e1")
     services.api.start()
     with Lab(hosts=2) as lab:
-        ids = [services.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
+        ids = [services.api.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
         wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids))
         rabbitmqctl("stop_app")
         try:
@@ -179,7 +160,7 @@ def test_status_changes_during_a_rabbitmq_restart_are_not_lost(services: Service
         wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids), 30)
     assert all(p.alive() for p in services.processes)
     for vim_id in ids:
-        assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE", "REACHABLE"]
+        assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE", "REACHABLE"]
 
 
 def _postgres(action: str) -> None:
@@ -199,7 +180,7 @@ def test_postgresql_down_for_30_seconds_delays_changes_but_loses_none(services) 
     services.api.start()
     with Lab(hosts=1) as lab:
         host = lab.hosts[0]
-        vim_id = services.register("lab-pg", host.address)
+        vim_id = services.api.register("lab-pg", host.address)
         wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
         _postgres("stop")
         try:
@@ -209,7 +190,7 @@ def test_postgresql_down_for_30_seconds_delays_changes_but_loses_none(services) 
             _postgres("start")
         wait_for(lambda: services.api.vim_status(vim_id) == "UNREACHABLE", 60)
     assert all(p.alive() for p in services.processes)
-    assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
+    assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
 
 
 @pytest.mark.lab
@@ -219,7 +200,7 @@ def test_a_conductor_killed_mid_call_still_applies_each_change_once(services) ->
     services.engine("e1")
     services.api.start()
     with Lab(hosts=3) as lab:
-        ids = [services.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
+        ids = [services.api.register(f"lab-{n}", host.address) for n, host in enumerate(lab.hosts)]
         wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids))
         for host in lab.hosts:
             host.down()
@@ -227,4 +208,4 @@ def test_a_conductor_killed_mid_call_still_applies_each_change_once(services) ->
         doomed.stop(signal.SIGKILL)
         wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), 30)
     for vim_id in ids:
-        assert services.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
+        assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.rows import insert_vim
 from vimwatch.conductor.status_changes import apply_status_change
 from vimwatch.errors import BadRequest
 from vimwatch.registry.database import Registry, utcnow
@@ -13,24 +14,7 @@ from vimwatch.registry.models import Event, Vim
 
 def add_vim(registry: Registry, vim_id: str = "v1", status: str = "PENDING") -> None:
     with registry.transaction() as session:
-        session.add(
-            Vim(
-                id=vim_id,
-                type="openstack",
-                tenant_id="p",
-                name=vim_id,
-                description="",
-                status=status,
-                auth_url="http://127.0.0.1/v3",
-                vim_project={},
-                auth_cred={},
-                sealed_secrets="",
-                extra={},
-                is_default=False,
-                tombstone="",
-                created_at=utcnow(),
-            )
-        )
+        insert_vim(session, vim_id, status)
 
 
 def monitor_events(registry: Registry, vim_id: str = "v1") -> list[str]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
-from vimwatch.registry.models import Event
+from vimwatch.registry.models import Event, Vim
 
 EVENT_FILTERS = ("id", "resource_id", "resource_type", "resource_state", "event_type")
 
@@ -34,6 +34,18 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def record_vim_event(session: Session, vim: Vim, event_type: str, timestamp: datetime) -> Event:
+    """An API call's event: the VIM's state as it stands when the call happens."""
+    return record_event(
+        session,
+        vim_id=vim.id,
+        tenant_id=vim.tenant_id,
+        state=vim.status,
+        event_type=event_type,
+        timestamp=timestamp,
+    )
 
 
 def list_events(

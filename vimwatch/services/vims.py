@@ -21,7 +21,7 @@ from vimwatch.drivers import driver_for
 from vimwatch.errors import BadRequest, Conflict, NotFound
 from vimwatch.registry import vims as vim_rows
 from vimwatch.registry.database import Registry, utcnow
-from vimwatch.registry.events import record_event
+from vimwatch.registry.events import record_vim_event
 from vimwatch.registry.models import Vim
 from vimwatch.secrets.credentials import MASK, open_credentials, seal_credentials
 from vimwatch.secrets.keyring import Keyring
@@ -136,14 +136,7 @@ class VimService:
             with self._registry.transaction() as session:
                 session.add(vim)
                 session.flush()
-                record_event(
-                    session,
-                    vim_id=vim_id,
-                    tenant_id=tenant_id,
-                    state=PENDING,
-                    event_type="CREATE",
-                    timestamp=now,
-                )
+                record_vim_event(session, vim, "CREATE", now)
         except IntegrityError as exc:
             raise _integrity_conflict(exc, request.name) from None
         LOG.info("registered VIM %s (%s) for project %s", vim_id, request.name, tenant_id)
@@ -200,14 +193,7 @@ class VimService:
                 )
                 vim.placement_attr, vim.extra, vim.updated_at = placement, extra or {}, now
                 session.flush()
-                record_event(
-                    session,
-                    vim_id=vim.id,
-                    tenant_id=vim.tenant_id,
-                    state=vim.status,
-                    event_type="UPDATE",
-                    timestamp=now,
-                )
+                record_vim_event(session, vim, "UPDATE", now)
         except IntegrityError as exc:
             raise _integrity_conflict(exc, changes.get("name", current.name)) from None
         if monitor_changed:
@@ -223,14 +209,7 @@ class VimService:
         with self._registry.transaction() as session:
             vim = self._find(session, context, vim_id, for_update=True)
             vim.deleted_at, vim.tombstone, vim.default_flag = now, vim.id, None
-            record_event(
-                session,
-                vim_id=vim.id,
-                tenant_id=vim.tenant_id,
-                state=vim.status,
-                event_type="DELETE",
-                timestamp=now,
-            )
+            record_vim_event(session, vim, "DELETE", now)
         LOG.info("deleted VIM %s (%s)", vim.id, vim.name)
 
     def reconcile_monitoring(self) -> None:

@@ -1,0 +1,29 @@
+"""Registry rows written directly, for tests of the layers beneath the API."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from vimwatch.registry.database import utcnow
+from vimwatch.registry.models import Vim
+
+
+def insert_vim(session: Session, vim_id: str, status: str = "PENDING") -> Vim:
+    vim = Vim(
+        id=vim_id,
+        type="openstack",
+        tenant_id="p",
+        name=vim_id,
+        description="",
+        status=status,
+        auth_url="http://127.0.0.1/v3",
+        vim_project={},
+        auth_cred={},
+        sealed_secrets="",
+        extra={},
+        is_default=False,
+        tombstone="",
+        created_at=utcnow(),
+    )
+    session.add(vim)
+    return vim
