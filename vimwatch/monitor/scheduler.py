@@ -1,23 +1,25 @@
 """Runs every VIM's probes on one event loop, and reports status changes.
 
-Built to hold very many VIMs in one process: an idle monitor is a small slotted object
-plus one timer handle on the loop's heap, with no task of its own. Tasks exist only while
-a DNS name is being resolved or a status change is being reported, both rare.
+Built to hold very many VIMs in one process. An idle monitor is one slotted object (its
+own status tracker) sitting in a slot of its interval's timing wheel, with no timer and
+no task of its own: the wheel fires a whole slot at a time, and the monitor itself is the
+callback its probe reports to. Tasks exist only while a DNS name is being resolved or a
+status change is being reported, both rare.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from vimwatch.errors import InvalidConfig
 from vimwatch.monitor.probes import PROBES, Probe, ProbeResult, open_probe
+from vimwatch.monitor.slip import SlipHistogram
 from vimwatch.monitor.status import PENDING, StatusTracker
 from vimwatch.monitor.target import Target, is_ip_literal, resolve
+from vimwatch.monitor.wheel import Wheel
 
 log = logging.getLogger(__name__)
 
@@ -35,41 +37,63 @@ class MonitorSpec:
     up_after: int = 1
 
 
-class _Monitor:
+class _Monitor(StatusTracker):
+    """One VIM: its thresholds (inherited), where it sits in the wheel, and its probe in
+    flight. Called with each probe's result, so no per-VIM callback object is needed."""
+
     __slots__ = (
         "spec",
         "probe",
         "timeout",
-        "tracker",
+        "scheduler",
         "by_name",
         "address",
-        "next_due",
-        "timer",
+        "slot",
         "in_flight",
         "overdue",
-        "resolving",
         "stopped",
+        "resolving",
         "last_rtt",
-        "on_result",
     )
 
-    def __init__(self, spec: MonitorSpec, probe: Probe, status: str) -> None:
+    def __init__(self, spec: MonitorSpec, probe: Probe, status: str, scheduler: Scheduler) -> None:
+        super().__init__(status, spec.down_after, spec.up_after)
         self.spec = spec
         self.probe = probe
         # A probe outliving its interval would overlap the next one.
         self.timeout = min(spec.timeout, spec.interval)
-        self.tracker = StatusTracker(status, spec.down_after, spec.up_after)
+        self.scheduler = scheduler
         host = spec.target.host
         self.by_name = not is_ip_literal(host)
         self.address: str | None = None if self.by_name else host
-        self.next_due = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.slot = -1
         self.in_flight = False
         self.overdue = False
-        self.resolving: asyncio.Task[None] | None = None
         self.stopped = False
+        self.resolving: asyncio.Task[None] | None = None
         self.last_rtt: float | None = None
-        self.on_result: Callable[[ProbeResult], None] | None = None
+
+    def __call__(self, result: ProbeResult) -> None:
+        """The probe's report: count the result, and report or re-probe if due."""
+        if self.stopped:
+            return
+        self.in_flight = False
+        for tell in self.scheduler.probe_observers:
+            tell(self.spec.vim_id, result)
+        ok = result.ok
+        if ok:
+            self.last_rtt = result.rtt
+        else:
+            self.scheduler._count_failure(self, result)
+        if self.observe(ok) is not None:
+            self.scheduler._report(self)
+        if self.overdue:
+            self.overdue = False
+            self.scheduler._launch(self)
+
+
+def _is_live(monitor: _Monitor) -> bool:
+    return not monitor.stopped
 
 
 class Scheduler:
@@ -77,7 +101,8 @@ class Scheduler:
     status change is due; what it returns is the status the conductor applied.
 
     `probes` replaces the probes `start` would open (tests use fakes); the caller keeps
-    ownership of those and closes them itself.
+    ownership of those and closes them itself. `slip` tells how late probes left against
+    their schedule: the first sign of a loop that has more VIMs than it can carry.
     """
 
     def __init__(
@@ -89,8 +114,10 @@ class Scheduler:
         self._owned: list[Probe] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitors: dict[str, _Monitor] = {}
+        self._wheels: dict[float, Wheel[_Monitor]] = {}
         self._reports: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.slip = SlipHistogram()
         self.probes_sent = 0
         self.probes_lost = 0
         self.reports_failed = 0
@@ -111,6 +138,9 @@ class Scheduler:
         for monitor in self._monitors.values():
             self._stop(monitor)
         self._monitors.clear()
+        for wheel in self._wheels.values():
+            wheel.close()
+        self._wheels.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -132,13 +162,15 @@ class Scheduler:
         if not (spec.interval > 0 and spec.timeout > 0):
             raise InvalidConfig(f"VIM {spec.vim_id}: interval and timeout must be positive")
         try:
-            monitor = _Monitor(spec, probe, status)
+            monitor = _Monitor(spec, probe, status, self)
         except ValueError as exc:
             raise InvalidConfig(f"VIM {spec.vim_id}: {exc}") from exc
         self.remove(spec.vim_id)
-        monitor.on_result = functools.partial(self._on_result, monitor)
-        monitor.next_due = self._loop.time()
-        monitor.timer = self._loop.call_at(monitor.next_due, self._fire, monitor)
+        wheel = self._wheels.get(spec.interval)
+        if wheel is None:
+            wheel = Wheel(self._loop, spec.interval, self._fire, _is_live, self.slip)
+            self._wheels[spec.interval] = wheel
+        monitor.slot = wheel.place(monitor)
         self._monitors[spec.vim_id] = monitor
 
     def remove(self, vim_id: str) -> bool:
@@ -146,6 +178,12 @@ class Scheduler:
         if monitor is None:
             return False
         self._stop(monitor)
+        interval = monitor.spec.interval
+        wheel = self._wheels.get(interval)
+        if wheel is not None:
+            wheel.vacate(monitor.slot)
+            if not wheel.members:
+                del self._wheels[interval]
         return True
 
     def __contains__(self, vim_id: object) -> bool:
@@ -156,7 +194,7 @@ class Scheduler:
 
     def status_of(self, vim_id: str) -> str | None:
         monitor = self._monitors.get(vim_id)
-        return None if monitor is None else monitor.tracker.status
+        return None if monitor is None else monitor.status
 
     def rtt_of(self, vim_id: str) -> float | None:
         """Round-trip time of the VIM's last successful probe, in seconds."""
@@ -165,29 +203,27 @@ class Scheduler:
 
     def _stop(self, monitor: _Monitor) -> None:
         monitor.stopped = True
-        if monitor.timer is not None:
-            monitor.timer.cancel()
-            monitor.timer = None
         if monitor.resolving is not None:
             monitor.resolving.cancel()
             monitor.resolving = None
 
-    def _fire(self, monitor: _Monitor) -> None:
-        interval = monitor.spec.interval
-        now = self._loop.time()
-        due = monitor.next_due + interval
-        if due <= now:
-            # Late by more than an interval (a stalled loop): skip the missed ticks rather
-            # than fire them all at once.
-            due += (math.floor((now - due) / interval) + 1) * interval
-        monitor.next_due = due
-        monitor.timer = self._loop.call_at(due, self._fire, monitor)
-        if monitor.in_flight:
-            # Timeout equal to the interval makes the timer and the expiry race; probe as
-            # soon as the previous one ends instead of dropping this tick.
-            monitor.overdue = True
-            return
-        self._launch(monitor)
+    def _fire(self, monitors: list[_Monitor]) -> None:
+        """Launch one slot's probes; the hot path, so the common case is inlined."""
+        launched = 0
+        for monitor in monitors:
+            if monitor.in_flight:
+                # Timeout equal to the interval makes the tick and the expiry race; probe
+                # as soon as the previous one ends instead of dropping this tick.
+                monitor.overdue = True
+                continue
+            monitor.in_flight = True
+            launched += 1
+            address = monitor.address
+            if address is None:
+                monitor.resolving = self._spawn(self._resolve_and_probe(monitor))
+            else:
+                monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor)
+        self.probes_sent += launched
 
     def _launch(self, monitor: _Monitor) -> None:
         monitor.in_flight = True
@@ -195,9 +231,7 @@ class Scheduler:
         if monitor.address is None:
             monitor.resolving = self._spawn(self._resolve_and_probe(monitor))
         else:
-            monitor.probe.start(
-                monitor.spec.target, monitor.address, monitor.timeout, monitor.on_result
-            )
+            monitor.probe.start(monitor.spec.target, monitor.address, monitor.timeout, monitor)
 
     async def _resolve_and_probe(self, monitor: _Monitor) -> None:
         host = monitor.spec.target.host
@@ -207,38 +241,25 @@ class Scheduler:
         except OSError as exc:
             monitor.resolving = None
             reason = "timeout" if isinstance(exc, TimeoutError) else str(exc)
-            self._on_result(monitor, ProbeResult(False, None, f"cannot resolve {host}: {reason}"))
+            monitor(ProbeResult(False, None, f"cannot resolve {host}: {reason}"))
             return
         monitor.resolving = None
         monitor.address = address
-        monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor.on_result)
+        monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor)
 
-    def _on_result(self, monitor: _Monitor, result: ProbeResult) -> None:
-        if monitor.stopped:
-            return
-        monitor.in_flight = False
-        for observe in self.probe_observers:
-            observe(monitor.spec.vim_id, result)
-        if result.ok:
-            monitor.last_rtt = result.rtt
-        else:
-            self.probes_lost += 1
-            if monitor.by_name:
-                # The VIM may have moved; look its name up again before the next probe.
-                monitor.address = None
-            log.debug("VIM %s probe failed: %s", monitor.spec.vim_id, result.reason)
-        if monitor.tracker.observe(result.ok) is not None:
-            self._report(monitor)
-        if monitor.overdue:
-            monitor.overdue = False
-            self._launch(monitor)
+    def _count_failure(self, monitor: _Monitor, result: ProbeResult) -> None:
+        self.probes_lost += 1
+        if monitor.by_name:
+            # The VIM may have moved; look its name up again before the next probe.
+            monitor.address = None
+        log.debug("VIM %s probe failed: %s", monitor.spec.vim_id, result.reason)
 
     def _report(self, monitor: _Monitor) -> None:
         vim_id = monitor.spec.vim_id
         if vim_id in self._reports:
             # One report at a time per VIM; a later probe or the settle repeats the wish.
             return
-        wanted = monitor.tracker.wanted()
+        wanted = monitor.wanted()
         if wanted is not None:
             self._reports[vim_id] = self._spawn(self._send_report(monitor, wanted))
 
@@ -250,7 +271,7 @@ class Scheduler:
                 return
             applied = await self._report_status(vim_id, wanted)
             if not monitor.stopped:
-                monitor.tracker.settle(applied)
+                monitor.settle(applied)
                 settled = True
         except Exception as exc:
             # Retried by the next probe that agrees; the monitor itself must live on.

@@ -79,15 +79,38 @@ async def test_close_reports_waiting_probes_and_leaves_no_timer() -> None:
     except icmp.ProbeUnavailable as exc:
         pytest.skip(str(exc))
     reports: list[ProbeResult] = []
-    channel = probe._channels[socket.AF_INET]
-    channel._pending[("127.0.0.1", 1)] = (
-        0.0,
-        asyncio.get_running_loop().call_later(30, channel._expire, ("127.0.0.1", 1)),
-        reports.append,
-    )
+    # Closed before the loop can read the reply: the probe is still waiting.
+    probe.start(TARGET, "127.0.0.1", 30, reports.append)
     await probe.close()
     assert [result.ok for result in reports] == [False]
     assert pending_timers(asyncio.get_running_loop()) == []
+
+
+async def test_probes_that_get_no_reply_time_out_each_after_its_own_timeout(
+    probe: IcmpProbe,
+) -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    ended: dict[float, float] = {}
+
+    def expect(timeout: float):  # noqa: ANN202
+        def report(result: ProbeResult) -> None:
+            assert result == ProbeResult(False, None, "timeout")
+            ended[timeout] = loop.time() - began
+
+        return report
+
+    channel = probe._channels[socket.AF_INET]
+    # Replies are never read: as if the hosts were silent.
+    loop.remove_reader(channel._sock.fileno())
+    for timeout in (0.3, 0.1, 0.2):
+        probe.start(TARGET, "127.0.0.1", timeout, expect(timeout))
+    await asyncio.sleep(0.45)
+    assert sorted(ended) == [0.1, 0.2, 0.3]
+    for timeout, took in ended.items():
+        assert timeout - 0.005 <= took < timeout + 0.05, ended
+    assert pending_timers(loop) == []
+    loop.add_reader(channel._sock.fileno(), channel._drain)
 
 
 async def test_icmp_falls_back_to_tcp_with_a_warning_when_no_socket_can_be_opened(

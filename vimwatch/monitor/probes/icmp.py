@@ -1,8 +1,12 @@
 """ICMP echo probes multiplexed over one socket per address family.
 
 A subprocess or a socket per probe would cap the monitor at a few hundred probes a second;
-one shared non-blocking socket read by the event loop, a dict of waiting probes and one
-timer handle each keep a probe down to a sendto, a dict insert and a dict pop.
+one shared non-blocking socket read by the event loop and a dict of waiting probes keep a
+probe down to a sendto, a dict insert and a dict pop. Timeouts are swept, not timed one by
+one: probes with the same timeout expire in the order they were sent, which is the order
+of their dict (dicts keep insertion order), so one dict per timeout value and one loop
+timer for the earliest expiry replace a timer handle per probe and hold nothing for a
+probe once it is answered.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import socket
 import struct
+from time import monotonic
 
 from vimwatch.monitor.probes.base import (
     CLOSED,
@@ -28,7 +34,6 @@ log = logging.getLogger(__name__)
 
 _PAYLOAD = b"vimwatch"
 _PACKET = struct.Struct(f"!BBHHH{len(_PAYLOAD)}s")
-_ID_SEQ = struct.Struct("!HH")
 _ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 _ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
 _PROTOCOL = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
@@ -44,8 +49,13 @@ _BUFFER_BYTES = 4 << 20
 _RECV_BYTES = 2048
 # Packets handled per wakeup, so that a flood of replies cannot starve the timers.
 _READ_BATCH = 1024
+# Expiries are swept on this grid, so that a steady stream of them costs at most this
+# many wakeups a second; a timeout is reported at most this much late.
+_SWEEP_GRID = 0.005
 _NO_SEQUENCE = ProbeResult(False, None, "too many probes in flight to this address")
 _NO_SOCKET = ProbeResult(False, None, "no ICMP socket for this address family")
+
+_Waiting = tuple[float, Report]
 
 
 class IcmpProbe:
@@ -144,7 +154,10 @@ class _Channel:
         "_ip_header",
         "_partial_sum",
         "_seq",
-        "_pending",
+        "_packets",
+        "_waiting",
+        "_sweep",
+        "_sweep_at",
     )
 
     def __init__(
@@ -169,31 +182,49 @@ class _Channel:
         header = _PACKET.pack(self._request, 0, 0, ident, 0, _PAYLOAD)
         self._partial_sum = sum(_words(header))
         self._seq = random.getrandbits(16)
-        self._pending: dict[tuple[str, int], tuple[float, asyncio.TimerHandle, Report]] = {}
+        # Every request this channel can send, built once (3 MB): a probe then costs a
+        # list index instead of packing and checksumming a packet.
+        self._packets = [self._packet(seq) for seq in range(0x10000)]
+        # Per timeout: (address, sequence) -> (time sent, report) of each probe waiting
+        # for its reply, oldest first.
+        self._waiting: dict[float, dict[tuple[str, int], _Waiting]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_at = 0.0
         loop.add_reader(sock.fileno(), self._drain)
 
     def send(self, address: str, timeout: float, report: Report) -> None:
         if self._v6:
             address = _canonical_v6(address)
-        pending = self._pending
-        seq = self._seq
-        for _ in range(0x10000):
-            seq = (seq + 1) & 0xFFFF
-            if (address, seq) not in pending:
-                break
-        else:
-            self._loop.call_soon(report, _NO_SEQUENCE)
-            return
+        table = self._waiting.get(timeout)
+        if table is None:
+            table = self._waiting[timeout] = {}
+        seq = (self._seq + 1) & 0xFFFF
+        key = (address, seq)
+        if key in table or (len(self._waiting) > 1 and self._is_waiting(key)):
+            for _ in range(0xFFFF):
+                seq = (seq + 1) & 0xFFFF
+                key = (address, seq)
+                if not self._is_waiting(key):
+                    break
+            else:
+                self._loop.call_soon(report, _NO_SEQUENCE)
+                return
         self._seq = seq
         try:
-            self._sock.sendto(self._packet(seq), (address, 0))
+            self._sock.sendto(self._packets[seq], (address, 0))
         except OSError as exc:
             # Reported from the loop, not from inside start(), so callers never re-enter.
             self._loop.call_soon(report, failure(exc))
             return
-        now = self._loop.time()
-        key = (address, seq)
-        pending[key] = (now, self._loop.call_at(now + timeout, self._expire, key), report)
+        now = monotonic()
+        table[key] = (now, report)
+        if self._sweep is None or now + timeout < self._sweep_at:
+            self._arm_sweep(now + timeout)
+
+    def _is_waiting(self, key: tuple[str, int]) -> bool:
+        # Sequences wrap after 65,536 probes, which a busy engine sends in well under a
+        # timeout: a VIM sharing another's address must not take a sequence still in use.
+        return any(key in table for table in self._waiting.values())
 
     def _packet(self, seq: int) -> bytes:
         if self._v6:
@@ -206,42 +237,80 @@ class _Channel:
 
     def _drain(self) -> None:
         recvfrom = self._sock.recvfrom
-        pending = self._pending
+        tables = list(self._waiting.values())
+        only = tables[0] if len(tables) == 1 else None
         reply_type = self._reply
+        ip_header = self._ip_header
+        check_ident = self._check_ident
+        ident = self._ident
         for _ in range(_READ_BATCH):
             try:
                 data, source = recvfrom(_RECV_BYTES)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
                 # A queued ICMP error (e.g. host unreachable); it names no single probe,
-                # whose own timer will report it.
+                # whose own expiry will report it.
                 continue
-            offset = (data[0] & 0x0F) << 2 if self._ip_header else 0
-            if len(data) < offset + 8 or data[offset] != reply_type:
+            # An IPv4 header may carry options: its length is in its first byte.
+            at = (data[0] & 0x0F) << 2 if ip_header else 0
+            if len(data) < at + 8 or data[at] != reply_type:
                 continue
-            ident, seq = _ID_SEQ.unpack_from(data, offset + 4)
-            if self._check_ident and ident != self._ident:
+            if check_ident and (data[at + 4] << 8 | data[at + 5]) != ident:
                 continue
-            entry = pending.pop((source[0], seq), None)
-            if entry is None:
-                continue
-            sent, timer, report = entry
-            timer.cancel()
-            report(ProbeResult(True, self._loop.time() - sent, ""))
+            key = (source[0], data[at + 6] << 8 | data[at + 7])
+            if only is not None:
+                waiting = only.pop(key, None)
+            else:
+                waiting = None
+                for table in tables:
+                    waiting = table.pop(key, None)
+                    if waiting is not None:
+                        break
+            if waiting is not None:
+                waiting[1](ProbeResult(True, monotonic() - waiting[0], ""))
+        if self._sweep is not None and not any(self._waiting.values()):
+            # Nothing can expire any more: leave no timer behind.
+            self._sweep.cancel()
+            self._sweep = None
 
-    def _expire(self, key: tuple[str, int]) -> None:
-        entry = self._pending.pop(key, None)
-        if entry is not None:
-            entry[2](TIMEOUT)
+    def _arm_sweep(self, when: float) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        when = math.ceil(when / _SWEEP_GRID) * _SWEEP_GRID
+        self._sweep_at = when
+        # The loop's clock is time.monotonic, the one send times are read from.
+        self._sweep = self._loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._sweep = None
+        now = monotonic()
+        earliest = None
+        for timeout, table in list(self._waiting.items()):
+            sent_before = now - timeout
+            expired = []
+            for key, (sent, _) in table.items():
+                if sent > sent_before:
+                    if earliest is None or sent + timeout < earliest:
+                        earliest = sent + timeout
+                    break
+                expired.append(key)
+            for key in expired:
+                table.pop(key)[1](TIMEOUT)
+        # A report may have sent a new probe and armed a sweep meanwhile.
+        if earliest is not None and (self._sweep is None or earliest < self._sweep_at):
+            self._arm_sweep(earliest)
 
     def close(self) -> None:
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
-        pending, self._pending = self._pending, {}
-        for _, timer, report in pending.values():
-            timer.cancel()
-            report(CLOSED)
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        tables, self._waiting = self._waiting, {}
+        for table in tables.values():
+            for _, report in table.values():
+                report(CLOSED)
 
 
 def _words(data: bytes) -> tuple[int, ...]:
