@@ -210,6 +210,10 @@ class VimService:
             vim = self._find(session, context, vim_id, for_update=True)
             vim.deleted_at, vim.tombstone, vim.default_flag = now, vim.id, None
             record_vim_event(session, vim, "DELETE", now)
+        # A registration racing this delete may have started monitoring between the first
+        # stop and the soft delete; now that the VIM is gone no new start can succeed, so a
+        # second stop leaves nothing behind.
+        self._backend.stop_monitoring(vim.id)
         LOG.info("deleted VIM %s (%s)", vim.id, vim.name)
 
     def reconcile_monitoring(self) -> None:

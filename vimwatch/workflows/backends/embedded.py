@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import select
+
 from vimwatch.messaging.base import Transport, run_from_thread
 from vimwatch.registry import workflows as records
 from vimwatch.registry.database import Registry
+from vimwatch.registry.models import Vim
 from vimwatch.workflows.backends.base import ENGINE_ADDRESS, WorkflowBackend, kill_address
 from vimwatch.workflows.definition import workflow_definition
 
@@ -26,7 +29,10 @@ class EmbeddedBackend(WorkflowBackend):
 
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         with self._registry.transaction() as session:
-            if records.running_monitors(session, {vim_id}):
+            live = session.scalars(
+                select(Vim.id).where(Vim.id == vim_id, Vim.deleted_at.is_(None)).with_for_update()
+            ).first()
+            if live is None or records.running_monitors(session, {vim_id}):
                 return
             records.start_execution(
                 session,
