@@ -1,17 +1,55 @@
-"""Turning a request into a RequestContext.
+"""Turning a request into a RequestContext, one function per auth mode.
 
-Only `noauth` exists yet: every caller is an admin, in the project named by the
-X-Project-Id header or the configured default project.
+- `noauth`: every caller is an admin, in the project named by the X-Project-Id header or
+  the configured default project.
+- `keystone`: the X-Auth-Token is checked against Keystone; the token's project and roles
+  make the context (the `admin` role sees every project, any other only its own).
+
+A new mode is one more entry in MODES; the routes only ever see `request_context`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from fastapi import Request
 
+from vimwatch.api.keystone import KeystoneTokens
 from vimwatch.context import RequestContext
+from vimwatch.errors import NotAuthenticated
+
+_SETUP_LOCK = threading.Lock()
 
 
-def request_context(request: Request) -> RequestContext:
+def _noauth(request: Request) -> RequestContext:
     settings = request.app.state.settings
     project = request.headers.get("X-Project-Id") or settings.default_project
     return RequestContext(project_id=project, roles=frozenset({"admin"}))
+
+
+def _keystone(request: Request) -> RequestContext:
+    token = request.headers.get("X-Auth-Token")
+    if not token:
+        raise NotAuthenticated("Authentication required: send a Keystone token in X-Auth-Token.")
+    return _keystone_tokens(request).context_for(token)
+
+
+def _keystone_tokens(request: Request) -> KeystoneTokens:
+    """One validator (and so one cache and one service login) per application."""
+    state = request.app.state
+    with _SETUP_LOCK:
+        if getattr(state, "keystone_tokens", None) is None:
+            state.keystone_tokens = KeystoneTokens(state.settings)
+    return state.keystone_tokens
+
+
+MODES: dict[str, Callable[[Request], RequestContext]] = {
+    "noauth": _noauth,
+    "keystone": _keystone,
+}
+
+
+def request_context(request: Request) -> RequestContext:
+    """The FastAPI dependency every route uses; sync, so Keystone calls run in a thread."""
+    return MODES[request.app.state.settings.auth](request)
