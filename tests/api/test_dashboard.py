@@ -110,6 +110,7 @@ def test_the_vim_page_filters_pages_and_counts_by_status(quiet_server: Server) -
         assert row["recent"]["kind"] == "probes" and row["recent"]["points"][-1]["ok"] is True
         failing = page(quiet_server, status="UNREACHABLE")["vims"][0]
         assert failing["recent"]["points"][-1] == {"ok": False, "rtt_ms": None}
+        assert failing["latency_ms"] is None
 
 
 def test_a_project_sees_only_its_own_vims_and_events(quiet_server: Server) -> None:

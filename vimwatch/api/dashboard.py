@@ -42,13 +42,23 @@ async def dashboard_asset(asset: str) -> FileResponse:
     return FileResponse(str(STATIC / asset), media_type=ASSETS[asset])
 
 
-def _recent(vim: Vim, stats: ProbeStats | None, history: dict[str, list]) -> dict[str, Any]:
-    """Probe results when this process runs the VIM's monitor, else its status history."""
+def _probe_columns(
+    vim: Vim, stats: ProbeStats | None, history: dict[str, list]
+) -> tuple[float | None, dict[str, Any]]:
+    """Latency (of the last probe, if it got an answer) and the sparkline's points.
+
+    Only a process that runs the VIM's monitor knows its probes; elsewhere (services mode)
+    the sparkline shows the VIM's status history and the latency is unknown.
+    """
     probes = stats.recent(vim.id) if stats is not None else []
     if probes:
-        return {"kind": "probes", "points": [{"ok": p.ok, "rtt_ms": p.rtt_ms} for p in probes]}
+        latency = probes[-1].rtt_ms if probes[-1].ok else None
+        return latency, {
+            "kind": "probes",
+            "points": [{"ok": p.ok, "rtt_ms": p.rtt_ms} for p in probes],
+        }
     points = [{"status": status, "at": at} for status, at in history.get(vim.id, [])]
-    return {"kind": "status", "points": points}
+    return None, {"kind": "status", "points": points}
 
 
 @router.get("/dashboard/api/vims")
@@ -63,7 +73,6 @@ async def dashboard_vims(
 ) -> dict[str, Any]:
     where = queries.VimFilter(name=name.strip(), status=status, project=project.strip())
     state = request.app.state
-    engine = state.engine
     stats: ProbeStats | None = getattr(state, "probe_stats", None)
 
     def load() -> dict[str, Any]:
@@ -77,7 +86,7 @@ async def dashboard_vims(
             history = queries.status_history(session, ids)
         rows = []
         for vim in vims:
-            rtt = engine.scheduler.rtt_of(vim.id) if engine is not None else None
+            latency, recent = _probe_columns(vim, stats, history)
             rows.append(
                 {
                     "id": vim.id,
@@ -85,9 +94,9 @@ async def dashboard_vims(
                     "type": vim.type,
                     "project_id": vim.tenant_id,
                     "status": vim.status,
-                    "latency_ms": None if rtt is None else round(rtt * 1000, 3),
+                    "latency_ms": latency,
                     "last_change": str(changed.get(vim.id) or vim.created_at),
-                    "recent": _recent(vim, stats, history),
+                    "recent": recent,
                 }
             )
         return {
