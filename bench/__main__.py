@@ -1,0 +1,42 @@
+"""`python -m bench FIGURE... [--quick]`: run benchmarks and print each figure beside its
+target and its same-run baselines; JSON and PNG results go to bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from bench.report import RESULTS, Figure, print_figures
+
+BENCHES = {
+    "cost": "bench.cost",
+    "capacity": "bench.capacity",
+    "detection": "bench.detection",
+    "registration": "bench.registration",
+    "api": "bench.api_scale",
+    "stability": "bench.stability",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("benches", nargs="+", choices=[*BENCHES, "all"])
+    parser.add_argument("--quick", action="store_true", help="a small, fast run (smoke test)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    args = parser.parse_args(argv)
+    names = list(BENCHES) if "all" in args.benches else args.benches
+    figures: list[Figure] = []
+    for name in names:
+        module = importlib.import_module(BENCHES[name])
+        found = module.run(args.quick, args.results)
+        print_figures(found)
+        print()
+        figures += found
+    if len(names) > 1:
+        print_figures(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
