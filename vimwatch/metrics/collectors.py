@@ -2,7 +2,7 @@
 
 Reading at scrape time means the figures are never stale and never kept twice. Per-VIM
 series (an up/down gauge and a round-trip histogram per VIM) are what an operator alerts
-on, but they cost one series per VIM (thirteen for a histogram): the `metrics_per_vim`
+on, but they cost one series per VIM (fifteen for a histogram): the `metrics_per_vim`
 setting turns them on or off, and its default, `auto`, keeps them while the fleet has at
 most PER_VIM_AUTO_LIMIT VIMs. Fleet-wide series are always there.
 """
