@@ -134,7 +134,7 @@ def test_mistral_finds_the_workflow_api_as_workflowv2(
 
 
 def test_a_member_sees_only_its_project_and_the_admin_sees_all(
-    as_user: AsUser, vim_config: Path
+    as_user: AsUser, real_keystone: Keystone, vim_config: Path
 ) -> None:
     alice, bob, admin = (as_user(user, "openstack") for user in ("alice", "bob", "admin"))
     alice_vim = register(alice, vim_config, "ks-alice-only")["id"]
@@ -148,6 +148,12 @@ def test_a_member_sees_only_its_project_and_the_admin_sees_all(
     assert f"Unable to find vim with name '{alice_vim}'" in bob.fails("vim", "show", alice_vim)
     assert "Unable to delete the below vim(s)" in bob.fails("vim", "delete", alice_vim)
     assert admin.value("vim", "show", alice_vim, "-c", "name") == "ks-alice-only"
+
+    beta = real_keystone.project_id("beta")
+    message = alice.fails(
+        "vim", "register", "--config-file", str(vim_config), "ks-alice-in-beta", "--tenant-id", beta
+    )
+    assert "requires the admin role" in message
 
 
 def test_a_wrong_vim_password_is_refused_with_the_reason_and_nothing_is_stored(
