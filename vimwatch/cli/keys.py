@@ -10,6 +10,7 @@ from argparse import ArgumentParser, Namespace
 
 from cliff.command import Command
 
+from vimwatch.cli.progress import ProgressBar
 from vimwatch.config import load_settings
 
 
@@ -28,12 +29,19 @@ class RotateKeys(Command):
 
     def take_action(self, args: Namespace) -> None:
         from vimwatch.roles.runtime import open_registry
-        from vimwatch.secrets.rotation import add_primary_key, prune_old_keys, reseal_all
+        from vimwatch.secrets.rotation import (
+            add_primary_key,
+            count_sealed,
+            prune_old_keys,
+            reseal_all,
+        )
 
         settings = load_settings(args.config)
         registry = open_registry(settings, upgrade=False)
         keyring = add_primary_key(settings.key_dir)
-        changed = reseal_all(registry, keyring)
+        bar = ProgressBar(count_sealed(registry), "re-encrypting", self.app.stderr)
+        changed = reseal_all(registry, keyring, bar.advance)
+        bar.close()
         self.app.stdout.write(f"re-encrypted {changed} sealed credentials under a new key\n")
         if args.prune:
             dropped = prune_old_keys(registry, settings.key_dir)

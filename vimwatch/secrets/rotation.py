@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vimwatch.registry.database import Registry
 from vimwatch.registry.models import Vim, Webhook
@@ -28,6 +28,15 @@ def add_primary_key(key_dir: Path) -> Keyring:
     keyring = Keyring.open(key_dir)
     write_keys(key_dir, [Fernet.generate_key(), *keyring.keys])
     return Keyring.open(key_dir)
+
+
+def count_sealed(registry: Registry) -> int:
+    """How many values reseal_all will re-encrypt (for a progress bar)."""
+    with registry.reading() as session:
+        return sum(
+            session.scalar(select(func.count()).where(getattr(model, column) != ""))
+            for model, column in SEALED_COLUMNS
+        )
 
 
 def reseal_all(
