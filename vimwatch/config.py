@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=_default_state_dir)
     database_url: str | None = None
-    auth: Literal["noauth", "keystone"] = "noauth"
+    auth: Literal["noauth", "token", "keystone"] = "noauth"
     keystone_url: str | None = None
     keystone_username: str = "vimwatch"
     keystone_password: SecretStr | None = None

@@ -2,6 +2,8 @@
 
 - `noauth`: every caller is an admin, in the project named by the X-Project-Id header or
   the configured default project.
+- `token`: the X-Auth-Token is one made by `vimwatch token create`; its project and admin
+  flag make the context.
 - `keystone`: the X-Auth-Token is checked against Keystone; the token's project and roles
   make the context (the `admin` role sees every project, any other only its own).
 
@@ -18,6 +20,7 @@ from fastapi import Request
 from vimwatch.api.keystone import KeystoneTokens
 from vimwatch.context import RequestContext
 from vimwatch.errors import NotAuthenticated
+from vimwatch.registry.tokens import find_live_token
 
 _SETUP_LOCK = threading.Lock()
 
@@ -26,6 +29,18 @@ def _noauth(request: Request) -> RequestContext:
     settings = request.app.state.settings
     project = request.headers.get("X-Project-Id") or settings.default_project
     return RequestContext(project_id=project, roles=frozenset({"admin"}))
+
+
+def _token(request: Request) -> RequestContext:
+    token = request.headers.get("X-Auth-Token")
+    if not token:
+        raise NotAuthenticated("Authentication required: send a vimwatch token in X-Auth-Token.")
+    with request.app.state.registry.reading() as session:
+        row = find_live_token(session, token)
+    if row is None:
+        raise NotAuthenticated("The token is unknown or revoked.")
+    roles = frozenset({"admin"} if row.is_admin else {"member"})
+    return RequestContext(project_id=row.project_id, roles=roles, user_id=f"token:{row.id}")
 
 
 def _keystone(request: Request) -> RequestContext:
@@ -46,6 +61,7 @@ def _keystone_tokens(request: Request) -> KeystoneTokens:
 
 MODES: dict[str, Callable[[Request], RequestContext]] = {
     "noauth": _noauth,
+    "token": _token,
     "keystone": _keystone,
 }
 

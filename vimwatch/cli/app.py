@@ -11,7 +11,7 @@ from typing import Any
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
-from vimwatch.cli import event, execution, keys, server, task, vim, watch, webhook, workflow
+from vimwatch.cli import event, execution, keys, server, task, token, vim, watch, webhook, workflow
 from vimwatch.cli.client import ApiClient
 
 COMMANDS: dict[str, type] = {
@@ -21,6 +21,9 @@ COMMANDS: dict[str, type] = {
     "engine": server.Engine,
     "db upgrade": server.DbUpgrade,
     "keys rotate": keys.RotateKeys,
+    "token create": token.CreateToken,
+    "token list": token.ListTokens,
+    "token revoke": token.RevokeToken,
     "vim register": vim.RegisterVim,
     "vim list": vim.ListVims,
     "vim show": vim.ShowVim,
