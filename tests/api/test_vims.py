@@ -215,3 +215,23 @@ def test_json_suffix_is_accepted_on_item_routes(server, keystone, method: str) -
     kwargs = {"json": {"vim": {"description": "d"}}} if method == "PUT" else {}
     response = server.api(method, f"/v1.0/vims/{vim['id']}.json", **kwargs)
     assert response.status_code in (200, 204)
+
+
+def test_oversized_bodies_are_refused_with_413_and_store_nothing(server, keystone) -> None:
+    huge = body(keystone)
+    huge["vim"]["description"] = "x" * (2 * 1024 * 1024)
+    declared = register(server, huge)
+    assert declared.status_code == 413
+    assert "larger than" in declared.json()["TackerError"]["message"]
+
+    def chunks():  # noqa: ANN202 - a streamed upload with no Content-Length
+        yield b'{"vim": {"name": "streamed", "description": "'
+        for _ in range(40):
+            yield b"y" * 65536
+        yield b'"}}'
+
+    streamed = server.api(
+        "POST", "/v1.0/vims", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert_nothing_stored(server)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from vimwatch.api import dashboard, events, health, stream, vims, webhooks, workflows
 from vimwatch.api.errors import install_error_handlers
+from vimwatch.api.limits import BodyLimit
 
 
 def create_app(lifespan: Any) -> FastAPI:
@@ -18,6 +19,7 @@ def create_app(lifespan: Any) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     # stream before events: /v1.0/events/stream must not be taken for an event id.
     for module in (vims, stream, events, workflows, webhooks, health, dashboard):
         app.include_router(module.router)

@@ -1,0 +1,62 @@
+"""A ceiling on request bodies, enforced before anything reads them.
+
+Checked on the declared Content-Length and again while the body streams in, so neither a
+lying header nor a chunked upload can make the server buffer more than the limit.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    message = f"request body larger than {limit} bytes"
+    if scope["path"].startswith("/v2"):
+        body = {"faultcode": "Client", "faultstring": message, "debuginfo": None}
+    else:
+        body = {"TackerError": {"type": "RequestEntityTooLarge", "message": message, "detail": ""}}
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _refuse(scope, send, self.limit)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            # Raised inside the app, it reaches the API's error handlers like any HTTP error.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, f"request body larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
