@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     lease_ttl: float = Field(default=5.0, gt=0)
     workflow_backend: Literal["embedded", "mistral"] = "embedded"
     mistral_url: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=9890, ge=0, le=65535)
     default_project: str = "default"

@@ -235,3 +235,21 @@ def test_oversized_bodies_are_refused_with_413_and_store_nothing(server, keyston
     )
     assert streamed.status_code == 413
     assert_nothing_stored(server)
+
+
+def test_no_secret_reaches_the_log_even_at_debug_level(tmp_path, keystone) -> None:
+    server = Server(tmp_path / "state", env={"VIMWATCH_LOG_LEVEL": "DEBUG"}).start()
+    try:
+        vim = register(server, body(keystone)).json()["vim"]
+        wrong = body(keystone, "wrong")
+        wrong["vim"]["auth_cred"]["password"] = PASSWORD + "-typo"
+        assert register(server, wrong).status_code == 400
+        change = {"vim": {"auth_cred": {"username": "nfv_user", "password": PASSWORD}}}
+        assert server.api("PUT", f"/v1.0/vims/{vim['id']}", json=change).status_code == 200
+        server.wait_for(lambda: server.vim_status(vim["id"]) == "REACHABLE")
+    finally:
+        server.stop()
+    log = server.log()
+    assert "DEBUG" in log
+    assert PASSWORD not in log
+    assert not any(token in log for token in keystone.tokens)

@@ -22,7 +22,7 @@ class _Role(Command):
 
     def settings(self, args: Namespace, **overrides: object) -> Settings:
         settings = load_settings(args.config, **overrides)
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
+        logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, force=True)
         return settings
 
 
