@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -125,6 +125,15 @@ class RabbitTransport(Transport):
         self._binding_lock = asyncio.Lock()
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reconnect_callbacks: list[Callable[[], Awaitable[None]]] = []
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await `callback` each time the channel reopens, once the bindings are back.
+
+        Casts sent while this process was cut off never reached it; a caller that must not
+        miss one (Mistral monitor actions announcing themselves) catches up here.
+        """
+        self._reconnect_callbacks.append(callback)
 
     async def start(self) -> None:
         if self._session is not None:
@@ -295,6 +304,11 @@ class RabbitTransport(Transport):
                     f"re-bind {address}",
                 )
         LOG.info("messaging channel reopened; re-bound %d address(es)", len(addresses))
+        for callback in self._reconnect_callbacks:
+            try:
+                await callback()
+            except Exception:
+                LOG.exception("reconnect callback failed")
 
     async def _on_own_message(self, message: AbstractIncomingMessage) -> None:
         if message.exchange == self._exchange_name:
