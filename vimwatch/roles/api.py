@@ -7,6 +7,7 @@ share the loop that owns the transport.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,12 +23,13 @@ from vimwatch.metrics.collectors import metrics_registry
 from vimwatch.metrics.loop_lag import LoopLag
 from vimwatch.metrics.probes import ProbeStats
 from vimwatch.monitor.engine import CONDUCTOR_TOPIC, Engine
+from vimwatch.roles.reconciler import keep_reconciling
 from vimwatch.roles.runtime import open_registry
 from vimwatch.secrets.keyring import Keyring
 from vimwatch.services.vims import VimService
 from vimwatch.webhooks.service import WebhookService
 from vimwatch.webhooks.worker import DeliveryWorker
-from vimwatch.workflows.backends.embedded import EmbeddedBackend
+from vimwatch.workflows.backends.factory import open_backend
 
 LOG = logging.getLogger(__name__)
 
@@ -42,13 +44,14 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         transport = open_transport(settings.transport_url, process_name="api")
         await transport.start()
+        backend = open_backend(settings, registry, transport, asyncio.get_running_loop())
         engine = None
         if embedded:
             await transport.serve(CONDUCTOR_TOPIC, ConductorEndpoint(registry))
-            engine = Engine(
-                registry, transport, engine_id=settings.engine_id, lease_ttl=settings.lease_ttl
-            )
-        backend = EmbeddedBackend(registry, transport, asyncio.get_running_loop())
+            if backend.uses_engines:
+                engine = Engine(
+                    registry, transport, engine_id=settings.engine_id, lease_ttl=settings.lease_ttl
+                )
         service = VimService(registry, keyring, backend, settings)
         probe_stats = loop_lag = None
         if engine:
@@ -66,7 +69,13 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
         app.state.metrics = metrics_registry(
             registry, settings.metrics_per_vim, engine, probe_stats, loop_lag
         )
-        await asyncio.to_thread(service.reconcile_monitoring)
+        reconciler = None
+        if backend.reconcile_interval is None:
+            await asyncio.to_thread(service.reconcile_monitoring)
+        else:
+            reconciler = asyncio.create_task(
+                keep_reconciling(service, backend, backend.reconcile_interval)
+            )
         if engine:
             await engine.start()
             loop_lag.start()
@@ -76,6 +85,10 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
         try:
             yield
         finally:
+            if reconciler:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
             await deliveries.stop()
             await feed.stop()
             if engine:

@@ -18,7 +18,7 @@ from vimwatch.api.schemas import VimCreate, VimUpdate
 from vimwatch.config import Settings
 from vimwatch.context import RequestContext
 from vimwatch.drivers import driver_for
-from vimwatch.errors import BadRequest, Conflict, NotFound
+from vimwatch.errors import BadRequest, Conflict, NotFound, VimwatchError
 from vimwatch.registry import vims as vim_rows
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.events import record_vim_event
@@ -217,10 +217,15 @@ class VimService:
         LOG.info("deleted VIM %s (%s)", vim.id, vim.name)
 
     def reconcile_monitoring(self) -> None:
-        """Give every live VIM a running monitor and remove the workflows of deleted ones."""
+        """Give every live VIM a running monitor and remove the workflows of deleted ones.
+
+        Workflows are listed before VIMs: a registration committed in between then has its
+        VIM row read too, so its brand-new workflow is never taken for an orphan.
+        """
+        with_workflow = self._backend.vims_with_workflow()
         with self._registry.reading() as session:
             live = {vim.id: vim for vim in vim_rows.live_vims(session)}
-        for vim_id in self._backend.vims_with_workflow() - live.keys():
+        for vim_id in with_workflow - live.keys():
             LOG.info("removing the leftover workflow of deleted VIM %s", vim_id)
             self._backend.stop_monitoring(vim_id)
         for vim_id in live.keys() - self._backend.monitored_vims():
@@ -238,6 +243,8 @@ class VimService:
     def _start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         try:
             self._backend.start_monitoring(vim_id, project_id, task_input)
+        except VimwatchError as exc:
+            LOG.warning("could not start monitoring VIM %s (%s); reconcile retries", vim_id, exc)
         except Exception:
             LOG.exception("could not start monitoring VIM %s; the next reconcile retries", vim_id)
 

@@ -67,13 +67,11 @@ def monitor_input(
     }
 
 
-def workflow_definition(vim_id: str, task_input: dict[str, Any]) -> str:
+def workflow_definition(
+    vim_id: str, task_input: dict[str, Any], *, policies: dict[str, Any] | None = None
+) -> str:
+    """`policies` are extra task keys (retry, safe-rerun) a backend's engine acts on."""
     name = workflow_name(vim_id)
-    document = {
-        "version": "2.0",
-        name: {
-            "type": "direct",
-            "tasks": {TASK_NAME: {"action": ACTION, "input": task_input}},
-        },
-    }
+    task = {"action": ACTION, "input": task_input, **(policies or {})}
+    document = {"version": "2.0", name: {"type": "direct", "tasks": {TASK_NAME: task}}}
     return yaml.safe_dump(document, default_flow_style=False, sort_keys=False)

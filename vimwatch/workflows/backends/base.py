@@ -14,6 +14,16 @@ def kill_address(vim_id: str) -> str:
 
 
 class WorkflowBackend(ABC):
+    #: Whether vimwatch engines run the monitors (else another system's workers do).
+    uses_engines: bool = True
+    #: Seconds between the api process's reconciles; None: only at start-up, because
+    #: nothing can fail behind the backend's back.
+    reconcile_interval: float | None = None
+
+    def missed_work(self) -> bool:
+        """Whether an operation failed since the last call, so a reconcile is due now."""
+        return False
+
     @abstractmethod
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it."""
