@@ -17,8 +17,6 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from vimwatch.context import RequestContext
 from vimwatch.dashboard.queries import (
     FeedEvent,
@@ -95,7 +93,7 @@ class EventFeed:
         while True:
             try:
                 events, late = await asyncio.to_thread(self._newer, self.last_seen, list(gaps))
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # the feed must outlive any one bad poll
                 LOG.warning("event feed cannot read the registry: %s", type(exc).__name__)
                 events, late = [], []
             now = loop.time()

@@ -29,7 +29,7 @@ async def post_signed(
         response = await client.post(url, content=payload, headers=headers, timeout=TIMEOUT)
     except httpx.TimeoutException:
         raise DeliveryFailed(f"no answer within {TIMEOUT:g}s") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise DeliveryFailed(f"cannot reach the receiver: {type(exc).__name__}: {exc}") from None
     if not 200 <= response.status_code < 300:
         raise DeliveryFailed(f"the receiver answered HTTP {response.status_code}")

@@ -67,8 +67,8 @@ class DeliveryWorker:
             if free > 0:
                 try:
                     claimed = await asyncio.to_thread(self._claim, free)
-                except SQLAlchemyError as exc:
-                    LOG.warning("webhook outbox unreachable, retrying: %s", type(exc).__name__)
+                except Exception as exc:  # the worker must outlive any one bad round
+                    LOG.warning("cannot read the webhook outbox, retrying: %s", type(exc).__name__)
                     claimed = []
                 for delivery in claimed:
                     task = asyncio.get_running_loop().create_task(self._deliver(delivery))
