@@ -29,6 +29,8 @@ from vimwatch.workflows.backends.base import ENGINE_ADDRESS, kill_address
 LOG = logging.getLogger(__name__)
 CONDUCTOR_TOPIC = "vimwatch.conductor"
 _LOAD_CHUNK = 5000  # below every database's limit on bound parameters
+# Lease rounds between two counts of this engine's leases against its running monitors.
+_CHECK_EVERY = 8
 
 
 class _KillEndpoint:
@@ -83,6 +85,8 @@ class Engine:
         self._woken = asyncio.Event()
         self._rounds: asyncio.Task[None] | None = None
         self._database_down = False
+        self._renewed_at: float | None = None
+        self._rounds_since_check = 0
 
     async def start(self) -> None:
         await self.scheduler.start()
@@ -113,20 +117,41 @@ class Engine:
         self._woken.set()
 
     async def lease_round(self) -> None:
-        """Make the monitors running here match the leases this engine holds."""
+        """Make the monitors running here match the leases this engine holds.
+
+        A round is incremental: it heartbeats and applies only what it claimed or
+        released, since reading the whole set of a million leases every round would
+        eat the engine's CPU. The whole set is read when the heartbeat may have lapsed
+        (others may have claimed our VIMs meanwhile), and when a periodic count of our
+        leases disagrees with the monitors running here.
+        """
+        loop = asyncio.get_running_loop()
+        lapsed = self._renewed_at is None or loop.time() - self._renewed_at > self._lease_ttl
+        self._rounds_since_check += 1
+        check = self._rounds_since_check >= _CHECK_EVERY
         try:
-            held = await asyncio.to_thread(self._balance)
+            if check and not lapsed:
+                self._rounds_since_check = 0
+                held = await asyncio.to_thread(self._held_count)
+                lapsed = held != len(self._bound)
+            renewed_at = loop.time()
+            if lapsed:
+                held_now = await asyncio.to_thread(self._balance)
+                stop, new = self._bound - held_now, held_now - self._bound
+            else:
+                moves = await asyncio.to_thread(self._rebalance, len(self._bound))
+                stop, new = moves.released & self._bound, moves.claimed - self._bound
         except SQLAlchemyError as exc:
             if not self._database_down:
                 LOG.warning("database unreachable, probing goes on: %s", type(exc).__name__)
             self._database_down = True
             return
+        self._renewed_at = renewed_at
         if self._database_down:
             LOG.info("database reachable again")
             self._database_down = False
-        for vim_id in self._bound - held:
+        for vim_id in stop:
             await self._stop_monitor(vim_id)
-        new = held - self._bound
         if new:
             for monitor in await asyncio.to_thread(self._load, new):
                 await self._start_monitor(monitor)
@@ -139,6 +164,15 @@ class Engine:
 
     def _balance(self) -> set[str]:
         return self._in_transaction(leases.balance, self.engine_id, utcnow(), self._lease_ttl)
+
+    def _rebalance(self, mine: int) -> leases.Moves:
+        return self._in_transaction(
+            leases.rebalance, self.engine_id, utcnow(), self._lease_ttl, mine
+        )
+
+    def _held_count(self) -> int:
+        with self._registry.reading() as session:
+            return leases.held_count(session, self.engine_id)
 
     def _load(self, vim_ids: set[str]) -> list[records.RunningMonitor]:
         ordered = sorted(vim_ids)

@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +34,8 @@ class Vim(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name", "tombstone", name="uq_vims_live_name"),
         UniqueConstraint("tenant_id", "default_flag", name="uq_vims_one_default"),
+        Index("ix_vims_created_id", "created_at", "id"),
+        Index("ix_vims_live_status", "deleted_at", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -74,6 +85,7 @@ class Workflow(Base):
 
 class Execution(Base):
     __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_engine_state", "engine_id", "state"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(36), index=True)
