@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,6 +15,9 @@ from vimwatch.context import RequestContext
 from vimwatch.services.vims import VimService
 
 router = APIRouter(tags=["vims"])
+# Most VIMs one list response holds. Without `limit` (Tacker's clients send none) a list
+# holds up to this many and links to the rest, rather than serialising a whole fleet.
+PAGE_CAP = 10_000
 
 
 def _service(request: Request) -> VimService:
@@ -36,6 +40,8 @@ async def list_vims(
     status: list[str] = Query(default=[]),
     is_default: list[str] = Query(default=[]),
     fields: list[str] = Query(default=[]),
+    limit: int | None = Query(default=None, ge=1, le=PAGE_CAP),
+    marker: str | None = Query(default=None),
 ) -> dict[str, Any]:
     filters = present_filters(
         {
@@ -47,8 +53,25 @@ async def list_vims(
             "is_default": is_default,
         }
     )
-    vims = await run_in_threadpool(_service(request).list, context, filters)
-    return {"vims": [project(vim, fields) for vim in vims]}
+    page = limit or PAGE_CAP
+    vims = await run_in_threadpool(
+        partial(_service(request).list, limit=page, marker=marker), context, filters
+    )
+    body: dict[str, Any] = {"vims": [project(vim, fields) for vim in vims]}
+    if len(vims) == page:
+        # Tacker's clients follow `<collection>_links` to the next page by themselves.
+        after = request.url.include_query_params(limit=page, marker=vims[-1]["id"])
+        body["vims_links"] = [{"rel": "next", "href": str(after)}]
+    return body
+
+
+@router.get("/v1.0/vims/counts")
+async def count_vims(
+    request: Request, context: RequestContext = Depends(request_context)
+) -> dict[str, Any]:
+    """Live VIMs by status, without listing them: what a fleet overview needs."""
+    counts = await run_in_threadpool(_service(request).counts, context)
+    return {"counts": counts, "total": sum(counts.values())}
 
 
 @router.post("/v1.0/vims", status_code=201)

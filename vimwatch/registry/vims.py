@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
@@ -25,9 +25,25 @@ def find_vim(
 
 
 def list_vims(
-    session: Session, context: RequestContext, filters: dict[str, list[str]]
+    session: Session,
+    context: RequestContext,
+    filters: dict[str, list[str]],
+    *,
+    limit: int | None = None,
+    after: Vim | None = None,
 ) -> list[Vim]:
+    """Live VIMs in creation order; `limit` and `after` page by keyset on (created_at,
+    id), which an index serves in constant time however deep the page is."""
     query = select(Vim).where(Vim.deleted_at.is_(None)).order_by(Vim.created_at, Vim.id)
+    if after is not None:
+        query = query.where(
+            or_(
+                Vim.created_at > after.created_at,
+                and_(Vim.created_at == after.created_at, Vim.id > after.id),
+            )
+        )
+    if limit is not None:
+        query = query.limit(limit)
     if not context.is_admin:
         query = query.where(Vim.tenant_id == context.project_id)
     for key, values in filters.items():
@@ -36,6 +52,14 @@ def list_vims(
         else:
             query = query.where(getattr(Vim, key).in_(values))
     return list(session.scalars(query))
+
+
+def count_by_status(session: Session, context: RequestContext) -> dict[str, int]:
+    """Live VIMs the caller may see, by status; one GROUP BY over a covering index."""
+    query = select(Vim.status, func.count()).where(Vim.deleted_at.is_(None))
+    if not context.is_admin:
+        query = query.where(Vim.tenant_id == context.project_id)
+    return dict(session.execute(query.group_by(Vim.status)).all())
 
 
 def live_vims(session: Session) -> list[Vim]:

@@ -143,9 +143,27 @@ class VimService:
         self._start_monitoring(vim_id, tenant_id, task_input)
         return vim_view(vim)
 
-    def list(self, context: RequestContext, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list(
+        self,
+        context: RequestContext,
+        filters: dict[str, list[str]],
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """A page of VIMs in creation order, after the VIM `marker` when one is given."""
         with self._registry.reading() as session:
-            return [vim_view(vim) for vim in vim_rows.list_vims(session, context, filters)]
+            after = None
+            if marker is not None:
+                after = vim_rows.find_vim(session, context, marker)
+                if after is None:
+                    raise BadRequest(f"marker {marker} is not a VIM you can see")
+            vims = vim_rows.list_vims(session, context, filters, limit=limit, after=after)
+            return [vim_view(vim) for vim in vims]
+
+    def counts(self, context: RequestContext) -> dict[str, int]:
+        with self._registry.reading() as session:
+            return vim_rows.count_by_status(session, context)
 
     def show(self, context: RequestContext, vim_id: str) -> dict[str, Any]:
         with self._registry.reading() as session:
