@@ -6,12 +6,14 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from vimwatch.api.auth import request_context
 from vimwatch.api.listing import present_filters, project
-from vimwatch.api.schemas import VimCreateRequest, VimUpdateRequest
+from vimwatch.api.schemas import VimCreate, VimCreateRequest, VimUpdateRequest
 from vimwatch.context import RequestContext
+from vimwatch.services.vim_import import MAX_IMPORT
 from vimwatch.services.vims import VimService
 
 router = APIRouter(tags=["vims"])
@@ -80,6 +82,22 @@ async def register_vim(
     body: VimCreateRequest, request: Request, context: RequestContext = Depends(request_context)
 ) -> dict[str, Any]:
     return {"vim": await run_in_threadpool(_service(request).register, context, body.vim)}
+
+
+class VimImportRequest(BaseModel):
+    """A fleet to register in one call: each item is what POST /v1.0/vims takes as `vim`."""
+
+    model_config = ConfigDict(extra="forbid")
+    vims: list[VimCreate] = Field(min_length=1, max_length=MAX_IMPORT)
+
+
+@router.post("/v1.0/vims/import", status_code=201)
+async def import_vims(
+    body: VimImportRequest, request: Request, context: RequestContext = Depends(request_context)
+) -> dict[str, Any]:
+    """Register many VIMs, all or none (Tacker's own `{"vims": [...]}` POST stays refused)."""
+    service = _service(request)
+    return {"vims": await run_in_threadpool(service.register_many, context, body.vims)}
 
 
 @router.get("/v1.0/vims/{vim_id}")

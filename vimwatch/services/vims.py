@@ -25,6 +25,7 @@ from vimwatch.registry.events import record_vim_event
 from vimwatch.registry.models import Vim
 from vimwatch.secrets.credentials import MASK, open_credentials, seal_credentials
 from vimwatch.secrets.keyring import Keyring
+from vimwatch.services import vim_import
 from vimwatch.workflows.backends.base import WorkflowBackend
 from vimwatch.workflows.definition import monitor_input
 
@@ -142,6 +143,14 @@ class VimService:
         LOG.info("registered VIM %s (%s) for project %s", vim_id, request.name, tenant_id)
         self._start_monitoring(vim_id, tenant_id, task_input)
         return vim_view(vim)
+
+    def register_many(
+        self, context: RequestContext, requests: list[VimCreate]
+    ) -> list[dict[str, Any]]:
+        """A fleet in one call, all or nothing; see services.vim_import."""
+        return vim_import.register_many(
+            self._registry, self._keyring, self._backend, self._settings, context, requests
+        )
 
     def list(
         self,

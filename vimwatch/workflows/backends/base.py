@@ -28,6 +28,12 @@ class WorkflowBackend(ABC):
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it."""
 
+    def start_monitoring_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """`start_monitoring` for many new VIMs: (vim_id, project_id, task_input) each.
+        Backends that can write them in one go override this."""
+        for vim_id, project_id, task_input in items:
+            self.start_monitoring(vim_id, project_id, task_input)
+
     @abstractmethod
     def stop_monitoring(self, vim_id: str) -> None:
         """Kill the monitor, then delete the executions (forced) and the workflow."""

@@ -45,6 +45,19 @@ class EmbeddedBackend(WorkflowBackend):
             self._loop, self._transport.cast(ENGINE_ADDRESS, "monitor_vim", vim_id=vim_id)
         )
 
+    def start_monitoring_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """For VIMs registered in the same request: nobody else knows their ids yet, so no
+        delete can race them, and one wake-up brings the engine to all of them."""
+        rows = [
+            (vim_id, project_id, workflow_definition(vim_id, task_input), task_input)
+            for vim_id, project_id, task_input in items
+        ]
+        with self._registry.transaction() as session:
+            records.start_executions(session, rows)
+        if items:
+            cast = self._transport.cast(ENGINE_ADDRESS, "monitor_vim", vim_id=items[-1][0])
+            run_from_thread(self._loop, cast)
+
     def stop_monitoring(self, vim_id: str) -> None:
         run_from_thread(self._loop, self._transport.cast(kill_address(vim_id), "killAction"))
         with self._registry.transaction() as session:
