@@ -25,6 +25,7 @@ COMMANDS: dict[str, type] = {
     "token list": token.ListTokens,
     "token revoke": token.RevokeToken,
     "vim register": vim.RegisterVim,
+    "vim import": vim.ImportVims,
     "vim list": vim.ListVims,
     "vim show": vim.ShowVim,
     "vim update": vim.UpdateVim,

@@ -13,6 +13,7 @@ from cliff.lister import Lister
 from cliff.show import ShowOne
 
 from vimwatch.cli.client import ApiClient, CommandError
+from vimwatch.cli.fleet_file import read_fleet
 from vimwatch.cli.vim_config import body_from_config
 
 LIST_COLUMNS = ("id", "name", "tenant_id", "type", "is_default", "status")
@@ -58,6 +59,63 @@ class RegisterVim(ShowOne):
         if args.tenant_id:
             body["tenant_id"] = args.tenant_id
         return show_vim(self.app.client.request("POST", "/v1.0/vims", json={"vim": body})["vim"])
+
+
+class ImportVims(Lister):
+    """Register every VIM of a YAML or JSON list of VIM configs, a batch per API call."""
+
+    def get_parser(self, prog_name: str) -> ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("file", type=Path, help="list of VIM configs, each with a name")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=5000,
+            help="VIMs per API call; each call stores all of its VIMs or none (default 5000)",
+        )
+        return parser
+
+    def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        bodies = read_fleet(args.file)
+        if args.batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        imported: list[dict[str, Any]] = []
+        progress = _Progress(self.app.stderr, len(bodies))
+        for start in range(0, len(bodies), args.batch_size):
+            batch = bodies[start : start + args.batch_size]
+            try:
+                reply = self.app.client.request("POST", "/v1.0/vims/import", json={"vims": batch})
+            except CommandError as exc:
+                progress.end()
+                raise CommandError(
+                    f"stopped after {len(imported)} of {len(bodies)} VIMs; the batch from "
+                    f"entry {start} was not stored: {exc}"
+                ) from None
+            imported += reply["vims"]
+            progress.show(len(imported))
+        progress.end()
+        columns = ("id", "name", "status")
+        return columns, [tuple(vim[c] for c in columns) for vim in imported]
+
+
+class _Progress:
+    """A one-line progress bar on stderr, so that stdout holds only the table."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any, total: int) -> None:
+        self._stream, self._total = stream, total
+        self.show(0)
+
+    def show(self, done: int) -> None:
+        filled = self.WIDTH * done // self._total
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self._stream.write(f"\rimporting VIMs [{bar}] {done}/{self._total}")
+        self._stream.flush()
+
+    def end(self) -> None:
+        self._stream.write("\n")
+        self._stream.flush()
 
 
 class ListVims(Lister):

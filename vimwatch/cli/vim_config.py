@@ -17,7 +17,7 @@ from vimwatch.cli.client import CommandError
 _OPENSTACK_CRED = ("username", "password", "user_domain_name", "cert_verify")
 
 
-def _require(config: dict[str, Any], key: str, path: Path) -> Any:
+def _require(config: dict[str, Any], key: str, path: Path | str) -> Any:
     value = config.get(key)
     if value in (None, ""):
         raise CommandError(f"{path}: '{key}' is required")
@@ -38,7 +38,14 @@ def load_config(path: Path) -> dict[str, Any]:
 
 def body_from_config(path: Path, *, for_update: bool = False) -> dict[str, Any]:
     """The `vim` body keys (type, auth_url, vim_project, auth_cred, extra) the file describes."""
-    config = load_config(path)
+    return body_from_mapping(load_config(path), path, for_update=for_update)
+
+
+def body_from_mapping(
+    config: dict[str, Any], path: Path | str, *, for_update: bool = False
+) -> dict[str, Any]:
+    """The same for one VIM config already read; `path` names it in error messages (an
+    import file's entries are named `FILE[index]`)."""
     vim_type = config.get("type") or "openstack"
     auth_url = str(_require(config, "auth_url", path))
     parts = urlsplit(auth_url)
@@ -65,7 +72,7 @@ def body_from_config(path: Path, *, for_update: bool = False) -> dict[str, Any]:
     return body
 
 
-def _kubernetes_credentials(config: dict[str, Any], path: Path) -> dict[str, Any]:
+def _kubernetes_credentials(config: dict[str, Any], path: Path | str) -> dict[str, Any]:
     if config.get("oidc_token_url"):
         cred = {
             key: _require(config, key, path)
