@@ -79,7 +79,7 @@ def _broken_bodies(keystone) -> dict[str, tuple[Any, str]]:
     case("unknown attribute", lambda p: p["vim"].update(colour="red"), "Unrecognized attribute")
     case("wrong type for auth_cred", lambda p: p["vim"].update(auth_cred="x"), "auth_cred")
     case("empty vim_project", lambda p: p["vim"].update(vim_project={}), "vim_project")
-    case("unknown vim type", lambda p: p["vim"].update(type="vmware"), "vmware")
+    case("unknown vim type", lambda p: p["vim"].update(type="vmware"), "'openstack' or")
     case("no scheme in auth_url", lambda p: p["vim"].update(auth_url="keystone:5000"), "auth_url")
     case("missing password", lambda p: p["vim"]["auth_cred"].pop("password"), "password")
     case(

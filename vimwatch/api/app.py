@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from vimwatch.api import dashboard, events, health, stream, vims, webhooks, workflows
-from vimwatch.api.errors import install_error_handlers
+from vimwatch.api.errors import TackerErrorBody, documented_errors, install_error_handlers
 from vimwatch.api.limits import BodyLimit
 
 
@@ -17,6 +17,7 @@ def create_app(lifespan: Any) -> FastAPI:
         version="0.1.0",
         description="A registry of VIMs that watches whether each one is reachable.",
         lifespan=lifespan,
+        responses=documented_errors(TackerErrorBody),
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit)

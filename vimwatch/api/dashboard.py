@@ -68,7 +68,7 @@ async def dashboard_vims(
     name: str = Query(default="", max_length=255),
     status: str = Query(default="", max_length=32),
     project: str = Query(default="", max_length=64),
-    page: int = Query(default=1, ge=1),
+    page: int = Query(default=1, ge=1, le=1_000_000),
     page_size: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
     where = queries.VimFilter(name=name.strip(), status=status, project=project.strip())
@@ -115,7 +115,7 @@ async def dashboard_events(
     request: Request,
     context: RequestContext = Depends(request_context),
     limit: int = Query(default=50, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1),
+    before: int | None = Query(default=None, ge=1, le=2**62),
 ) -> dict[str, Any]:
     def load() -> list[dict[str, Any]]:
         with request.app.state.registry.reading() as session:

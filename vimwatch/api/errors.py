@@ -12,12 +12,52 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from vimwatch.errors import VimwatchError
 
 LOG = logging.getLogger(__name__)
+
+
+class _TackerFault(BaseModel):
+    type: str
+    message: str
+    detail: str
+
+
+class TackerErrorBody(BaseModel):
+    """The error envelope of every route outside /v2, as Tacker's clients read it."""
+
+    TackerError: _TackerFault
+
+
+class MistralErrorBody(BaseModel):
+    """The error body of the /v2 routes, as python-mistralclient reads it."""
+
+    faultcode: str
+    faultstring: str
+    debuginfo: str | None
+
+
+ERROR_STATUSES = {
+    400: "the request is malformed or invalid",
+    401: "no valid token",
+    403: "not allowed",
+    404: "no such resource (or not visible to the caller)",
+    409: "conflicts with an existing resource",
+    413: "request body too large",
+    503: "a service vimwatch depends on is unavailable",
+}
+
+
+def documented_errors(model: type[BaseModel]) -> dict[int | str, dict]:
+    """OpenAPI entries for the errors a route can answer, so clients and fuzzers know them."""
+    return {
+        code: {"model": model, "description": description}
+        for code, description in ERROR_STATUSES.items()
+    }
 
 
 def error_response(request: Request, status: int, kind: str, message: str) -> JSONResponse:

@@ -6,7 +6,7 @@ so a typo in a config file cannot register a VIM that differs from what the user
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +27,7 @@ class VimCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    type: str = Field(min_length=1, max_length=64)
+    type: Literal["openstack", "kubernetes"]
     auth_url: str = Field(min_length=1, max_length=255)
     auth_cred: dict[str, Any] = Field(min_length=1)
     vim_project: dict[str, Any] = Field(min_length=1)

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from vimwatch.api.auth import request_context
+from vimwatch.api.errors import MistralErrorBody, documented_errors
 from vimwatch.api.listing import project
 from vimwatch.context import RequestContext
 from vimwatch.errors import BadRequest, NotFound
 from vimwatch.registry import workflows as records
 from vimwatch.registry.models import Execution, Task, Workflow
 
-router = APIRouter(prefix="/v2", tags=["workflows"])
+router = APIRouter(prefix="/v2", tags=["workflows"], responses=documented_errors(MistralErrorBody))
 MAX_LIMIT = 1000
 _PAGING = frozenset({"limit", "marker", "sort_keys", "sort_dirs", "fields"})
 _NAMESPACE_KEYS = frozenset({"namespace", "workflow_namespace"})
