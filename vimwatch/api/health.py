@@ -20,10 +20,12 @@ async def healthz(request: Request) -> dict[str, Any]:
         return True
 
     engine = request.app.state.engine
+    isolated = bool(engine and engine.isolated)
     return {
-        "status": "ok",
+        "status": "isolated" if isolated else "ok",
         "database": await run_in_threadpool(database_ok),
         "monitors": len(engine.scheduler) if engine else None,
+        "isolated": isolated,
     }
 
 

@@ -23,8 +23,14 @@ LOG = logging.getLogger(__name__)
 MONITOR_STATUSES = frozenset({"REACHABLE", "UNREACHABLE"})
 
 
-def apply_status_change(registry: Registry, vim_id: str, status: str) -> str | None:
-    """Set the VIM's status; return the status it now has, or None if it no longer exists."""
+def apply_status_change(
+    registry: Registry, vim_id: str, status: str, *, quiet: bool = False
+) -> str | None:
+    """Set the VIM's status; return the status it now has, or None if it no longer exists.
+
+    `quiet` changes are those of a flapping VIM: the status stays true, but they write no
+    event and call no webhook, so one unstable VIM cannot flood either.
+    """
     if status not in MONITOR_STATUSES:
         raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
     now = utcnow()
@@ -41,7 +47,7 @@ def apply_status_change(registry: Registry, vim_id: str, status: str) -> str | N
         ).first()
         if row is None:
             return None
-        if changed:
+        if changed and not quiet:
             event = record_event(
                 session,
                 vim_id=vim_id,
@@ -62,10 +68,33 @@ def apply_status_change(registry: Registry, vim_id: str, status: str) -> str | N
 class ConductorEndpoint:
     """The RPC surface of the conductor: only the methods listed in `methods` are callable."""
 
-    methods = ("update_vim",)
+    methods = ("update_vim", "record_flapping")
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    def update_vim(self, vim_id: str, status: str) -> str | None:
-        return apply_status_change(self._registry, vim_id, status)
+    def update_vim(self, vim_id: str, status: str, quiet: bool = False) -> str | None:
+        return apply_status_change(self._registry, vim_id, status, quiet=quiet)
+
+    def record_flapping(self, vim_id: str, started: bool) -> None:
+        record_flapping(self._registry, vim_id, started)
+
+
+def record_flapping(registry: Registry, vim_id: str, started: bool) -> None:
+    """One FLAPPING event when a VIM starts flapping and one when it stops."""
+    with registry.transaction() as session:
+        row = session.execute(
+            select(Vim.status, Vim.tenant_id).where(Vim.id == vim_id, Vim.deleted_at.is_(None))
+        ).first()
+        if row is None:
+            return
+        record_event(
+            session,
+            vim_id=vim_id,
+            tenant_id=row.tenant_id,
+            state=row.status,
+            event_type="FLAPPING",
+            timestamp=utcnow(),
+            details="flapping started" if started else "flapping stopped",
+        )
+    LOG.warning("VIM %s %s", vim_id, "is flapping" if started else "stopped flapping")

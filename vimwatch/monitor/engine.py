@@ -19,7 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from vimwatch.errors import VimwatchError
 from vimwatch.messaging.base import Transport
 from vimwatch.metrics.instruments import CONDUCTOR_CALL_SECONDS
-from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
+from vimwatch.monitor.flapping import FlapDetector
+from vimwatch.monitor.guard import IsolationGuard
+from vimwatch.monitor.scheduler import MonitorSpec, ReportDeferred, Scheduler
+from vimwatch.monitor.status import UNREACHABLE
 from vimwatch.monitor.target import target_from_auth_url
 from vimwatch.registry import leases
 from vimwatch.registry import workflows as records
@@ -65,6 +68,10 @@ def monitor_spec(task_input: dict[str, Any]) -> MonitorSpec:
     )
 
 
+class StatusHeld(ReportDeferred):
+    """A change the engine will not report yet; the scheduler retries it after later probes."""
+
+
 class Engine:
     def __init__(
         self,
@@ -87,6 +94,10 @@ class Engine:
         self._database_down = False
         self._renewed_at: float | None = None
         self._rounds_since_check = 0
+        self.guard = IsolationGuard()
+        self.scheduler.probe_observers.append(self.guard.observe)
+        self._flaps = FlapDetector()
+        self.isolated = False
 
     async def start(self) -> None:
         await self.scheduler.start()
@@ -152,6 +163,7 @@ class Engine:
             self._database_down = False
         for vim_id in stop:
             await self._stop_monitor(vim_id)
+        await self._end_flapping()
         if new:
             for monitor in await asyncio.to_thread(self._load, new):
                 await self._start_monitor(monitor)
@@ -205,11 +217,34 @@ class Engine:
 
     async def _stop_monitor(self, vim_id: str) -> None:
         self.scheduler.remove(vim_id)
+        self._flaps.forget(vim_id)
+        self.guard.forget(vim_id)
         if vim_id in self._bound:
             self._bound.discard(vim_id)
             await self._transport.unbind(kill_address(vim_id))
 
+    def _check_isolation(self) -> bool:
+        isolated = self.guard.isolated(len(self.scheduler))
+        if isolated != self.isolated:
+            self.isolated = isolated
+            if isolated:
+                LOG.warning(
+                    "%.0f%% of this engine's probes fail at once: its own network looks down; "
+                    "holding UNREACHABLE changes instead of flipping the fleet",
+                    100 * self.guard.failure_ratio(len(self.scheduler)),
+                )
+            else:
+                LOG.info("probes succeed again; status changes flow normally")
+        return isolated
+
     async def _report_status(self, vim_id: str, status: str) -> str:
+        if status == UNREACHABLE and self._check_isolation():
+            raise StatusHeld("the engine looks isolated")
+        spec = self.scheduler.spec_of(vim_id)
+        interval = spec.interval if spec else 1.0
+        loop = asyncio.get_running_loop()
+        quiet = vim_id in self._flaps.flapping
+        started = self._flaps.record(vim_id, loop.time(), interval)
         with CONDUCTOR_CALL_SECONDS.time():
             applied = await self._transport.call(
                 CONDUCTOR_TOPIC,
@@ -217,12 +252,32 @@ class Engine:
                 timeout=self._report_timeout,
                 vim_id=vim_id,
                 status=status,
+                quiet=quiet,
             )
+        if started:
+            await self._conductor_flapping(vim_id, started=True)
         if applied is None:
             LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
             await self._stop_monitor(vim_id)
             return status
         return applied
+
+    async def _conductor_flapping(self, vim_id: str, *, started: bool) -> None:
+        await self._transport.call(
+            CONDUCTOR_TOPIC,
+            "record_flapping",
+            timeout=self._report_timeout,
+            vim_id=vim_id,
+            started=started,
+        )
+
+    async def _end_flapping(self) -> None:
+        self._check_isolation()
+        for vim_id in self._flaps.settled(asyncio.get_running_loop().time()):
+            try:
+                await self._conductor_flapping(vim_id, started=False)
+            except Exception:  # noqa: BLE001 - a lost notice must not stop the lease round
+                LOG.warning("could not record that VIM %s stopped flapping", vim_id)
 
     async def _lease_rounds(self) -> None:
         period = self._lease_ttl / 4

@@ -23,6 +23,11 @@ from vimwatch.monitor.wheel import Wheel
 
 log = logging.getLogger(__name__)
 
+
+class ReportDeferred(Exception):
+    """Raised by a reporter that chooses not to report a change yet; retried later, quietly."""
+
+
 ReportStatus = Callable[[str, str], Awaitable[str]]
 
 
@@ -121,6 +126,7 @@ class Scheduler:
         self.probes_sent = 0
         self.probes_lost = 0
         self.reports_failed = 0
+        self.reports_deferred = 0
         # Called with (vim_id, result) after every probe, on the loop: must not block.
         self.probe_observers: list[Callable[[str, ProbeResult], None]] = []
 
@@ -195,6 +201,10 @@ class Scheduler:
     def status_of(self, vim_id: str) -> str | None:
         monitor = self._monitors.get(vim_id)
         return None if monitor is None else monitor.status
+
+    def spec_of(self, vim_id: str) -> MonitorSpec | None:
+        monitor = self._monitors.get(vim_id)
+        return None if monitor is None else monitor.spec
 
     def rtt_of(self, vim_id: str) -> float | None:
         """Round-trip time of the VIM's last successful probe, in seconds."""
@@ -273,6 +283,9 @@ class Scheduler:
             if not monitor.stopped:
                 monitor.settle(applied)
                 settled = True
+        except ReportDeferred:
+            # On purpose, and for many VIMs at once: one line each would flood the log.
+            self.reports_deferred += 1
         except Exception as exc:
             # Retried by the next probe that agrees; the monitor itself must live on.
             self.reports_failed += 1
