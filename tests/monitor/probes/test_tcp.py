@@ -90,3 +90,23 @@ async def test_close_ends_connects_in_flight_and_leaves_no_task(lab: Lab) -> Non
     await probe.close()
     assert [result.ok for result in reports] == [False]
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_probes_past_the_in_flight_limit_wait_within_their_timeout(monkeypatch) -> None:
+    monkeypatch.setattr("vimwatch.monitor.probes.tcp.MAX_IN_FLIGHT", 1)
+    limited = TcpProbe()
+    await limited.open()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.setblocking(False)
+        target = target_from_auth_url(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+        try:
+            async with limited._slots:
+                waited = await probe_once(limited, target, "127.0.0.1", timeout=0.2)
+            assert waited.reason == "timeout"
+            with pytest.raises(BlockingIOError):
+                sock.accept()
+            assert (await probe_once(limited, target, "127.0.0.1", timeout=1.0)).ok
+        finally:
+            await limited.close()

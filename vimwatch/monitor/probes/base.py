@@ -54,3 +54,9 @@ def describe(exc: OSError) -> str:
     if exc.errno:
         return os.strerror(exc.errno).lower()
     return (str(exc) or type(exc).__name__).lower()
+
+
+# Connections a TCP or HTTP probe kind may have open at once, however many VIMs use it:
+# past this, probes wait for a slot within their own timeout instead of exhausting
+# file descriptors and memory.
+MAX_IN_FLIGHT = 1024

@@ -11,7 +11,14 @@ import ssl
 
 import httpx
 
-from vimwatch.monitor.probes.base import CLOSED, TIMEOUT, ProbeResult, Report, describe
+from vimwatch.monitor.probes.base import (
+    CLOSED,
+    MAX_IN_FLIGHT,
+    TIMEOUT,
+    ProbeResult,
+    Report,
+    describe,
+)
 from vimwatch.monitor.target import Target
 
 # Many VIMs behind one proxy must not queue behind each other's probes.
@@ -24,6 +31,7 @@ class HttpProbe:
     def __init__(self) -> None:
         self._clients: dict[bool, httpx.AsyncClient] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def open(self) -> None:
         # Certificate verification is a per-client setting in httpx, so one client per
@@ -57,10 +65,13 @@ class HttpProbe:
         began = loop.time()
         try:
             # httpx's timeout applies to each phase (connect, write, read) separately.
-            async with asyncio.timeout(timeout):
-                # The status line is the answer; streaming spares reading a large body.
-                async with client.stream("GET", target.url, timeout=timeout) as response:
-                    status = response.status_code
+            # The status line is the answer; streaming spares reading a large body.
+            async with (
+                asyncio.timeout(timeout),
+                self._slots,
+                client.stream("GET", target.url, timeout=timeout) as response,
+            ):
+                status = response.status_code
         except asyncio.CancelledError:
             report(CLOSED)
             raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from vimwatch.monitor.probes.base import CLOSED, ProbeResult, Report, failure
+from vimwatch.monitor.probes.base import CLOSED, MAX_IN_FLIGHT, ProbeResult, Report, failure
 from vimwatch.monitor.target import Target
 
 
@@ -17,6 +17,7 @@ class TcpProbe:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def open(self) -> None:
         """Nothing to open: each probe is its own connection."""
@@ -38,7 +39,7 @@ class TcpProbe:
         loop = asyncio.get_running_loop()
         began = loop.time()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout), self._slots:
                 _, writer = await asyncio.open_connection(address, port)
         except OSError as exc:
             report(failure(exc))
