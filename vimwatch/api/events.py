@@ -15,6 +15,7 @@ from vimwatch.registry.events import get_event, list_events
 from vimwatch.registry.models import Event
 
 router = APIRouter(tags=["events"])
+PAGE_CAP = 10_000
 
 
 def event_view(event: Event) -> dict[str, Any]:
@@ -44,7 +45,11 @@ async def list_all_events(
     resource_state: list[str] = Query(default=[]),
     event_type: list[str] = Query(default=[]),
     fields: list[str] = Query(default=[]),
+    limit: int | None = Query(default=None, ge=1, le=PAGE_CAP),
+    marker: int | None = Query(default=None, ge=0, le=2**62),
 ) -> dict[str, Any]:
+    """Oldest first; pages by `limit` and `marker` (the last event id seen), capped at
+    PAGE_CAP events when no limit is given so an unbounded history stays cheap to ask."""
     filters = present_filters(
         {
             "id": id,
@@ -55,11 +60,19 @@ async def list_all_events(
         }
     )
 
+    page = limit or PAGE_CAP
+
     def load() -> list[dict[str, Any]]:
         with request.app.state.registry.reading() as session:
-            return [event_view(e) for e in list_events(session, context, filters)]
+            rows = list_events(session, context, filters, limit=page, after_id=marker)
+            return [event_view(e) for e in rows]
 
-    return {"events": [project(e, fields) for e in await run_in_threadpool(load)]}
+    events = await run_in_threadpool(load)
+    body: dict[str, Any] = {"events": [project(e, fields) for e in events]}
+    if len(events) == page:
+        after = request.url.include_query_params(limit=page, marker=events[-1]["id"])
+        body["events_links"] = [{"rel": "next", "href": str(after)}]
+    return body
 
 
 @router.get("/v1.0/events/{event_id}")

@@ -138,6 +138,7 @@ async def _list(
                 allowed,
                 limit=_limit(limit),
                 newest_first=newest_first,
+                marker=request.query_params.get("marker") or None,
             )
             return [view(row) for row in rows]
 

@@ -49,10 +49,20 @@ def record_vim_event(session: Session, vim: Vim, event_type: str, timestamp: dat
 
 
 def list_events(
-    session: Session, context: RequestContext, filters: dict[str, list[str]]
+    session: Session,
+    context: RequestContext,
+    filters: dict[str, list[str]],
+    *,
+    limit: int | None = None,
+    after_id: int | None = None,
 ) -> list[Event]:
-    """Events the caller may see, matching every filter (repeated values of one key OR'ed)."""
+    """Events the caller may see, matching every filter (repeated values of one key OR'ed),
+    oldest first; `after_id` and `limit` page through them by primary key."""
     query = select(Event).order_by(Event.id)
+    if after_id is not None:
+        query = query.where(Event.id > after_id)
+    if limit is not None:
+        query = query.limit(limit)
     if not context.is_admin:
         query = query.where(Event.tenant_id == context.project_id)
     for key, values in filters.items():

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
+from vimwatch.errors import BadRequest
 from vimwatch.registry.database import utcnow
 from vimwatch.registry.filters import apply_mistral_filters
 from vimwatch.registry.models import Execution, Task, Vim, Workflow
@@ -210,10 +211,27 @@ def list_records(
     *,
     limit: int | None = None,
     newest_first: bool = False,
+    marker: str | None = None,
 ) -> list[Any]:
-    order = model.created_at.desc() if newest_first else model.created_at.asc()
-    query = _scoped(select(model), model, context).order_by(order, model.id)
-    query = apply_mistral_filters(query, model, filters, allowed)
+    """Records in creation order (or newest first); `marker`, the id of the last record of
+    the previous page, pages by keyset so a deep page costs what the first one does."""
+    if newest_first:
+        query = select(model).order_by(model.created_at.desc(), model.id.desc())
+    else:
+        query = select(model).order_by(model.created_at.asc(), model.id.asc())
+    query = apply_mistral_filters(_scoped(query, model, context), model, filters, allowed)
+    if marker is not None:
+        anchor = get_record(session, context, model, marker)
+        if anchor is None:
+            raise BadRequest(f"marker {marker} is not a visible {model.__name__.lower()}")
+        later = (
+            (model.created_at < anchor.created_at)
+            | ((model.created_at == anchor.created_at) & (model.id < anchor.id))
+            if newest_first
+            else (model.created_at > anchor.created_at)
+            | ((model.created_at == anchor.created_at) & (model.id > anchor.id))
+        )
+        query = query.where(later)
     if limit:
         query = query.limit(limit)
     return list(session.scalars(query))
