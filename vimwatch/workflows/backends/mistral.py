@@ -67,16 +67,23 @@ class MistralBackend(WorkflowBackend):
         self._missed = threading.Event()
 
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
-        """Idempotent: a VIM with a RUNNING execution keeps it; finished ones are replaced."""
+        """Idempotent, and tidies up: the VIM ends with exactly one RUNNING execution.
+
+        The newest RUNNING execution is kept; any other (finished, or a duplicate left by a
+        request that timed out after Mistral had done it) is deleted. The monitors
+        themselves settle duplicates by superseding (mistral_runtime).
+        """
         name = workflow_name(vim_id)
         definition = workflow_definition(vim_id, task_input, policies=TASK_POLICIES)
         with self._vim_lock(vim_id), self._mistral(f"start monitoring VIM {vim_id}"):
             client = self._client()
             executions = list(self._all(client.executions, workflow_name=name))
-            if any(execution.state == RUNNING for execution in executions):
-                return
+            running = [execution for execution in executions if execution.state == RUNNING]
             for execution in executions:
-                self._ignore_missing(client.executions.delete, execution.id, force=True)
+                if not running or execution is not running[-1]:
+                    self._ignore_missing(client.executions.delete, execution.id, force=True)
+            if running:
+                return
             workflow = self._find_workflow(name)
             if workflow is None:
                 client.workflows.create(definition, scope="private")
@@ -101,14 +108,18 @@ class MistralBackend(WorkflowBackend):
                 LOG.warning("%s; the monitor is stopped, the workflow is removed later", exc)
 
     def monitored_vims(self) -> set[str]:
-        with self._mistral("list running executions"):
-            executions = self._all(
+        """VIMs whose only execution is RUNNING; any other needs start_monitoring."""
+        states: dict[str, list[str]] = {}
+        with self._mistral("list executions"):
+            for execution in self._all(
                 self._client().executions,
                 fields=["workflow_name", "state"],
-                state=RUNNING,
                 workflow_name=f"has:{WORKFLOW_PREFIX}",
-            )
-            return {vim for e in executions if (vim := _vim_id(e.workflow_name)) is not None}
+            ):
+                vim_id = _vim_id(execution.workflow_name)
+                if vim_id is not None:
+                    states.setdefault(vim_id, []).append(execution.state)
+        return {vim_id for vim_id, found in states.items() if found == [RUNNING]}
 
     def vims_with_workflow(self) -> set[str]:
         with self._mistral("list workflows"):
