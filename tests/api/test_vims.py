@@ -96,7 +96,7 @@ def _broken_bodies(keystone) -> dict[str, tuple[Any, str]]:
     case(
         "sql in name",
         lambda p: p["vim"].update(name="x'; DROP TABLE vims; --", type="'; rm -rf /"),
-        "rm -rf",
+        "vim.type",
     )
     case("name too long", lambda p: p["vim"].update(name="n" * 256), "name")
     return cases
