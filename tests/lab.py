@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import random
 import re
@@ -20,7 +21,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,18 +33,25 @@ _GUARD_METRIC = "4000"
 # 169.254.0.0/24 and 169.254.255.0/24 are reserved by RFC 3927.
 _OCTETS = range(1, 255)
 _USED_OCTET = re.compile(r"\b169\.254\.(\d{1,3})\.")
+_SUBNET_HOSTS = 1000
 
 
 class LabHost:
-    """One namespace that answers as 169.254.<n>.2, reached over the veth `veth`."""
+    """One namespace that answers as 169.254.<n>.2, reached over the veth `veth`.
 
-    def __init__(self, netns: str, veth: str, octet: int) -> None:
+    A host made by `Lab.add_subnet` answers on many addresses of one 169.254.<n>.0/22
+    (`addresses`): all of them go down, up or lossy together, as VIMs behind one link.
+    """
+
+    def __init__(self, netns: str, veth: str, octet: int, prefix: int = 30, count: int = 1) -> None:
         self.netns = netns
         self.veth = veth
         self.octet = octet
-        self.address = f"169.254.{octet}.2"
+        self.prefix = prefix
         self.gateway = f"169.254.{octet}.1"
-        self.subnet = f"169.254.{octet}.0/30"
+        self.subnet = f"169.254.{octet}.0/{prefix}"
+        self.addresses = _host_addresses(octet, prefix, count)
+        self.address = self.addresses[0]
 
     def down(self) -> None:
         """Unplug the host: probes to it fail at once with "no route to host"."""
@@ -112,13 +120,22 @@ class Lab:
         self.close()
 
     def add_host(self) -> LabHost:
+        return self._add(_free_octet, 30, 1)
+
+    def add_subnet(self, count: int) -> LabHost:
+        """One namespace answering on `count` addresses (up to 1,000) behind one veth."""
+        if not 1 <= count <= _SUBNET_HOSTS:
+            raise ValueError(f"a lab subnet holds 1 to {_SUBNET_HOSTS} addresses")
+        return self._add(_free_block, 22, count)
+
+    def _add(self, allocate: Callable[[], int], prefix: int, count: int) -> LabHost:
         n = self._created
         self._created += 1
         netns = f"vwlab-{self._token}-{n}"
         veth, peer = f"vw{self._token}r{n}", f"vw{self._token}p{n}"
         with _allocation_lock():
-            octet = _free_octet()
-            host = LabHost(netns, veth, octet)
+            octet = allocate()
+            host = LabHost(netns, veth, octet, prefix, count)
             created = _run(["ip", "netns", "add", netns], check=False)
             if created.returncode != 0:
                 pytest.skip(f"lab: cannot create a network namespace: {created.stderr.strip()}")
@@ -128,9 +145,10 @@ class Lab:
             self._guards.append(host.subnet)
             _ip("link", "add", veth, "type", "veth", "peer", "name", peer)
             _ip("link", "set", peer, "netns", netns)
-            _ip("addr", "add", f"{host.gateway}/30", "dev", veth)
+            _ip("addr", "add", f"{host.gateway}/{prefix}", "dev", veth)
             _ip("link", "set", veth, "up")
-            _ip("-n", netns, "addr", "add", f"{host.address}/30", "dev", peer)
+            batch = "".join(f"addr add {a}/{prefix} dev {peer}\n" for a in host.addresses)
+            _run(["ip", "-n", netns, "-batch", "-"], input=batch)
             _ip("-n", netns, "link", "set", peer, "up")
             _ip("-n", netns, "link", "set", "lo", "up")
         return host
@@ -173,14 +191,40 @@ def _random_drop_program(percent: float) -> str:
     return f"4,{load_random},{skip_drop_if_above},{keep},{drop}"
 
 
-def _free_octet() -> int:
+def _used_octets() -> set[int]:
     taken = _run(["ip", "-o", "-4", "addr", "show"]).stdout
     taken += _run(["ip", "-4", "route", "show", "table", "all"]).stdout
-    used = {int(octet) for octet in _USED_OCTET.findall(taken)}
+    return {int(octet) for octet in _USED_OCTET.findall(taken)}
+
+
+def _free_octet() -> int:
+    used = _used_octets()
     free = [octet for octet in _OCTETS if octet not in used]
     if not free:
         pytest.skip("lab: every 169.254.<n>.0/24 is in use")
     return random.choice(free)
+
+
+def _free_block() -> int:
+    """The first octet of a free 169.254.<n>.0/22 (four /24s, n a multiple of four)."""
+    used = _used_octets()
+    free = [n for n in range(4, 252, 4) if not used & {n, n + 1, n + 2, n + 3}]
+    if not free:
+        pytest.skip("lab: no 169.254.<n>.0/22 is free")
+    return random.choice(free)
+
+
+def _host_addresses(octet: int, prefix: int, count: int) -> list[str]:
+    if prefix == 30:
+        return [f"169.254.{octet}.2"]
+    # Every address of the /22 but the gateway (.1 of the first /24), and .0 and .255.
+    hosts = (
+        f"169.254.{third}.{last}"
+        for third in range(octet, octet + 4)
+        for last in range(1, 255)
+        if (third, last) != (octet, 1)
+    )
+    return list(itertools.islice(hosts, count))
 
 
 @contextlib.contextmanager
