@@ -63,6 +63,13 @@ class MistralProcess:
             time.sleep(0.2)
         self.kill()
 
+    def worker_pid(self, started: str) -> int:
+        """The pid of the worker that logged `started` last (e.g. "Engine server started")."""
+        lines = [line for line in self.log().splitlines() if started in line]
+        if not lines:
+            raise LookupError(f"no worker logged {started!r} in {self.log_path}")
+        return int(lines[-1].split()[2])
+
     def group_pids(self) -> list[int]:
         if self.process is None:
             return []
@@ -99,6 +106,7 @@ class Mistral:
         database_url: str,
         transport_url: str,
         vimwatch_transport_url: str,
+        executor_threads: int = 64,
     ) -> None:
         self.venv = venv
         self.workdir = workdir
@@ -107,6 +115,7 @@ class Mistral:
         self.config = workdir / "mistral.conf"
         self._database_url = database_url
         self._transport_url = transport_url
+        self._executor_threads = executor_threads
         self._env = {**os.environ, "VIMWATCH_TRANSPORT_URL": vimwatch_transport_url}
         self.control: MistralProcess | None = None
         self.executors: dict[str, MistralProcess] = {}
@@ -119,7 +128,7 @@ class Mistral:
             f"""[DEFAULT]
 transport_url = {self._transport_url}
 debug = False
-executor_thread_pool_size = 64
+executor_thread_pool_size = {self._executor_threads}
 [api]
 host = 127.0.0.1
 port = {self.port}
