@@ -85,7 +85,7 @@ async def show_event(
     raw = event_id.removesuffix(".json")
 
     def load() -> dict[str, Any] | None:
-        if not raw.isdigit():
+        if not raw.isdigit() or int(raw) > 2**62:
             return None
         with request.app.state.registry.reading() as session:
             event = get_event(session, context, int(raw))
