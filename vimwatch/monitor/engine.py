@@ -22,7 +22,7 @@ from vimwatch.metrics.instruments import CONDUCTOR_CALL_SECONDS
 from vimwatch.monitor.flapping import FlapDetector
 from vimwatch.monitor.guard import IsolationGuard
 from vimwatch.monitor.scheduler import MonitorSpec, ReportDeferred, Scheduler
-from vimwatch.monitor.status import UNREACHABLE
+from vimwatch.monitor.status import PENDING, UNREACHABLE
 from vimwatch.monitor.target import target_from_auth_url
 from vimwatch.registry import leases
 from vimwatch.registry import workflows as records
@@ -240,11 +240,8 @@ class Engine:
     async def _report_status(self, vim_id: str, status: str) -> str:
         if status == UNREACHABLE and self._check_isolation():
             raise StatusHeld("the engine looks isolated")
-        spec = self.scheduler.spec_of(vim_id)
-        interval = spec.interval if spec else 1.0
-        loop = asyncio.get_running_loop()
+        previous = self.scheduler.status_of(vim_id)
         quiet = vim_id in self._flaps.flapping
-        started = self._flaps.record(vim_id, loop.time(), interval)
         with CONDUCTOR_CALL_SECONDS.time():
             applied = await self._transport.call(
                 CONDUCTOR_TOPIC,
@@ -254,13 +251,23 @@ class Engine:
                 status=status,
                 quiet=quiet,
             )
-        if started:
-            await self._conductor_flapping(vim_id, started=True)
         if applied is None:
             LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
             await self._stop_monitor(vim_id)
             return status
+        if applied == status and previous not in (None, PENDING):
+            await self._count_change(vim_id)
         return applied
+
+    async def _count_change(self, vim_id: str) -> None:
+        """Only applied changes count towards flapping: a retried report is one change."""
+        spec = self.scheduler.spec_of(vim_id)
+        now = asyncio.get_running_loop().time()
+        if self._flaps.record(vim_id, now, spec.interval if spec else 1.0):
+            try:
+                await self._conductor_flapping(vim_id, started=True)
+            except Exception:  # noqa: BLE001 - the change itself is applied; only the notice is lost
+                LOG.warning("could not record that VIM %s started flapping", vim_id)
 
     async def _conductor_flapping(self, vim_id: str, *, started: bool) -> None:
         await self._transport.call(

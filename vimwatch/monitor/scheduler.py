@@ -127,6 +127,7 @@ class Scheduler:
         self.probes_lost = 0
         self.reports_failed = 0
         self.reports_deferred = 0
+        self._failing_reports: set[str] = set()
         # Called with (vim_id, result) after every probe, on the loop: must not block.
         self.probe_observers: list[Callable[[str, ProbeResult], None]] = []
 
@@ -213,6 +214,7 @@ class Scheduler:
 
     def _stop(self, monitor: _Monitor) -> None:
         monitor.stopped = True
+        self._failing_reports.discard(monitor.spec.vim_id)
         if monitor.resolving is not None:
             monitor.resolving.cancel()
             monitor.resolving = None
@@ -280,6 +282,7 @@ class Scheduler:
             if monitor.stopped:
                 return
             applied = await self._report_status(vim_id, wanted)
+            self._failing_reports.discard(vim_id)
             if not monitor.stopped:
                 monitor.settle(applied)
                 settled = True
@@ -287,9 +290,18 @@ class Scheduler:
             # On purpose, and for many VIMs at once: one line each would flood the log.
             self.reports_deferred += 1
         except Exception as exc:
-            # Retried by the next probe that agrees; the monitor itself must live on.
+            # Retried by the next probe that agrees; the monitor itself must live on. Said
+            # once per run of failures: an outage of the conductor must not flood the log.
             self.reports_failed += 1
-            log.warning("VIM %s: reporting %s failed: %s", vim_id, wanted, exc)
+            first = vim_id not in self._failing_reports
+            self._failing_reports.add(vim_id)
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "VIM %s: reporting %s failed (retried after later probes): %s",
+                vim_id,
+                wanted,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
         finally:
             del self._reports[vim_id]
         if settled:
