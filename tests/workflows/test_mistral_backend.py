@@ -124,7 +124,7 @@ def deployment(tmp_path: Path, mistral_venv: Path) -> Iterator[MistralMode]:
             mode.close()
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.5):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
