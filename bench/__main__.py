@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+import traceback
 from pathlib import Path
 
 from bench.report import RESULTS, Figure, print_figures
@@ -27,15 +29,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = list(BENCHES) if "all" in args.benches else args.benches
     figures: list[Figure] = []
+    failed = []
     for name in names:
         module = importlib.import_module(BENCHES[name])
-        found = module.run(args.quick, args.results)
+        try:
+            found = module.run(args.quick, args.results)
+        except Exception:
+            # One benchmark that cannot run (no lab here, say) must not cost the others.
+            traceback.print_exc()
+            failed.append(name)
+            continue
         print_figures(found)
         print()
         figures += found
     if len(names) > 1:
         print_figures(figures)
-    return 0
+    if failed:
+        print(f"could not run: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

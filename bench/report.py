@@ -7,6 +7,7 @@ is met, so the printed table and the JSON say the same thing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,11 @@ def print_figures(figures: list[Figure], out: Any = sys.stdout) -> None:
 def save(name: str, figures: list[Figure], extra: dict[str, Any], results: Path) -> Path:
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"{name}.json"
-    document = {"figures": [asdict(figure) for figure in figures], **extra}
+    # The machine is shared: its load says how much of a figure may be other people's work.
+    document = {
+        "figures": [asdict(figure) for figure in figures],
+        "load_average": os.getloadavg(),
+        **extra,
+    }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return path

@@ -14,8 +14,11 @@ import httpx
 
 
 class BenchServer:
-    def __init__(self, state_dir: Path, role: str = "serve", **settings: str) -> None:
+    def __init__(
+        self, state_dir: Path, role: str = "serve", start_timeout: float = 900, **settings: str
+    ) -> None:
         self.role = role
+        self.start_timeout = start_timeout
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -39,17 +42,26 @@ class BenchServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        try:
+            self._wait_until_serving()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_until_serving(self) -> None:
+        # A large fleet is claimed and loaded before the server answers: minutes at 100k.
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"server exited; see {self.state_dir / 'server.log'}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not come up within 60 s")
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not come up within {self.start_timeout:g} s")
 
     def __exit__(self, *exc_info: object) -> None:
         if self._process is not None:
