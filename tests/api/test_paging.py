@@ -68,3 +68,10 @@ def test_an_unknown_marker_is_a_400(fleet: Server) -> None:
 def test_pages_are_bounded(fleet: Server) -> None:
     assert fleet.api("GET", "/v1.0/events", params={"limit": 10_001}).status_code == 400
     assert fleet.api("GET", "/v2/tasks", params={"limit": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("raw", ["%C2%B2", "99999999999999999999999", "-1", "1e3"])
+def test_event_ids_that_are_not_plain_integers_are_not_found(fleet: Server, raw: str) -> None:
+    assert fleet.api("GET", f"/v1.0/events/{raw}").status_code == 404
+    listed = fleet.api("GET", f"/v1.0/events?id={raw}")
+    assert listed.status_code == 200 and listed.json()["events"] == []

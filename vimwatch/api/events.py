@@ -11,7 +11,7 @@ from vimwatch.api.auth import request_context
 from vimwatch.api.listing import present_filters, project
 from vimwatch.context import RequestContext
 from vimwatch.errors import NotFound
-from vimwatch.registry.events import get_event, list_events
+from vimwatch.registry.events import get_event, list_events, parse_event_id
 from vimwatch.registry.models import Event
 
 router = APIRouter(tags=["events"])
@@ -84,11 +84,13 @@ async def show_event(
 ) -> dict[str, Any]:
     raw = event_id.removesuffix(".json")
 
+    number = parse_event_id(raw)
+
     def load() -> dict[str, Any] | None:
-        if not raw.isdigit() or int(raw) > 2**62:
+        if number is None:
             return None
         with request.app.state.registry.reading() as session:
-            event = get_event(session, context, int(raw))
+            event = get_event(session, context, number)
             return event_view(event) if event else None
 
     event = await run_in_threadpool(load)

@@ -17,6 +17,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from vimwatch.api.auth import request_context
 from vimwatch.context import RequestContext
 from vimwatch.dashboard.queries import FeedEvent, events_after
+from vimwatch.registry.events import parse_event_id
 
 router = APIRouter(tags=["events"])
 BACKLOG = 1000
@@ -34,7 +35,7 @@ async def stream_events(
 ) -> AsyncIterator[ServerSentEvent]:
     feed = request.app.state.feed
     subscription = feed.subscribe(context)
-    resume_after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    resume_after = parse_event_id(last_event_id)
     try:
         if resume_after is not None:
 

@@ -13,6 +13,14 @@ from vimwatch.registry.models import Event, Vim
 EVENT_FILTERS = ("id", "resource_id", "resource_type", "resource_state", "event_type")
 
 
+def parse_event_id(text: str | None) -> int | None:
+    """An event id from text, or None: ASCII digits only (str.isdigit takes '²') and within
+    every database's integer range."""
+    if text and len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def record_event(
     session: Session,
     *,
@@ -68,7 +76,7 @@ def list_events(
     for key, values in filters.items():
         column = getattr(Event, key)
         if key == "id":
-            values = [int(v) for v in values if v.isdigit()]
+            values = [n for n in map(parse_event_id, values) if n is not None]
         query = query.where(column.in_(values))
     return list(session.scalars(query))
 
