@@ -85,6 +85,7 @@ def test_no_input_breaks_the_api_or_changes_state_when_refused(live) -> None:  #
             max_examples=30,
             deadline=None,
             database=None,
+            derandomize=True,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
