@@ -32,8 +32,10 @@ _LOCK_PATH = Path(tempfile.gettempdir()) / "vimwatch-lab.lock"
 _GUARD_METRIC = "4000"
 # 169.254.0.0/24 and 169.254.255.0/24 are reserved by RFC 3927.
 _OCTETS = range(1, 255)
-_USED_OCTET = re.compile(r"\b169\.254\.(\d{1,3})\.")
+_USED_OCTET = re.compile(r"\b169\.254\.(\d{1,3})\.\d{1,3}(?:/(\d{1,2}))?")
 _SUBNET_HOSTS = 1000
+# Soft and hard limits of the neighbour table while a subnet lab lives.
+_NEIGHBOUR_TABLE = {"gc_thresh2": 4096, "gc_thresh3": 8192}
 
 
 class LabHost:
@@ -103,6 +105,7 @@ class Lab:
         self.hosts: list[LabHost] = []
         self._guards: list[str] = []
         self._created = 0
+        self._restore: dict[Path, int] = {}
 
     def __enter__(self) -> Lab:
         reason = unavailable()
@@ -123,10 +126,24 @@ class Lab:
         return self._add(_free_octet, 30, 1)
 
     def add_subnet(self, count: int) -> LabHost:
-        """One namespace answering on `count` addresses (up to 1,000) behind one veth."""
+        """One namespace answering on `count` addresses (up to 1,000) behind one veth.
+
+        Each address takes an entry of the machine's neighbour table, which holds 1,024 by
+        default: one large subnet fills it and every other lab on the machine then loses
+        packets ("neighbor table overflow"), so the table is grown while the lab lives.
+        """
         if not 1 <= count <= _SUBNET_HOSTS:
             raise ValueError(f"a lab subnet holds 1 to {_SUBNET_HOSTS} addresses")
+        self._grow_neighbour_table()
         return self._add(_free_block, 22, count)
+
+    def _grow_neighbour_table(self) -> None:
+        for name, wanted in _NEIGHBOUR_TABLE.items():
+            path = Path("/proc/sys/net/ipv4/neigh/default") / name
+            before = int(path.read_text())
+            if before < wanted:
+                path.write_text(str(wanted))
+                self._restore.setdefault(path, before)
 
     def _add(self, allocate: Callable[[], int], prefix: int, count: int) -> LabHost:
         n = self._created
@@ -164,6 +181,9 @@ class Lab:
             )
         self.hosts.clear()
         self._guards.clear()
+        for path, value in self._restore.items():
+            path.write_text(str(value))
+        self._restore.clear()
 
 
 def unavailable() -> str | None:
@@ -194,7 +214,12 @@ def _random_drop_program(percent: float) -> str:
 def _used_octets() -> set[int]:
     taken = _run(["ip", "-o", "-4", "addr", "show"]).stdout
     taken += _run(["ip", "-4", "route", "show", "table", "all"]).stdout
-    return {int(octet) for octet in _USED_OCTET.findall(taken)}
+    used = set()
+    for octet, prefix in _USED_OCTET.findall(taken):
+        # A subnet's /22 covers three more octets than its address or route names.
+        width = 1 << (24 - int(prefix)) if prefix and int(prefix) < 24 else 1
+        used.update(range(int(octet), int(octet) + width))
+    return used
 
 
 def _free_octet() -> int:

@@ -169,6 +169,29 @@ async def test_muted_host_times_out_after_the_timeout(probe: IcmpProbe, lab: Lab
 
 
 @pytest.mark.lab
+async def test_a_lost_echo_is_sent_again_at_half_the_timeout_and_its_reply_counts(
+    probe: IcmpProbe, lab: Lab
+) -> None:
+    host = lab.add_host()
+    # Answered once first, so that the host's MAC address is known before the loss.
+    assert (await probe_once(probe, TARGET, host.address, timeout=0.5)).ok
+    host.lossy(100)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    reports: list[tuple[float, ProbeResult]] = []
+    probe.start(TARGET, host.address, 1.0, lambda result: reports.append((loop.time(), result)))
+    await asyncio.sleep(0.25)
+    host.clear()  # the first echo is gone; the second, at 0.5 s, gets through
+    await asyncio.sleep(1.0)
+    assert [result.ok for _, result in reports] == [True], reports
+    answered_at, result = reports[0]
+    assert 0.45 < answered_at - began < 0.9
+    # The round trip of the echo that was answered, not the wait before it was sent.
+    assert result.rtt < 0.4
+    assert pending_timers(asyncio.get_running_loop()) == []
+
+
+@pytest.mark.lab
 async def test_host_with_its_link_down_fails_and_answers_again_when_up(
     probe: IcmpProbe, lab: Lab
 ) -> None:
