@@ -2,7 +2,10 @@
 is UNREACHABLE, status and event in the database? And the same for their recovery.
 
 The bound is the issue's: interval x down_after + timeout + 0.2 s, with the defaults
-(1 s, 3, 1 s): 4.2 s, at the 99th percentile.
+(1 s, 3, 1 s): 4.2 s, at the 99th percentile. The lab VIMs are probed every second; the
+100,000 others every 10 s, because one process cannot probe 100,000 VIMs a second on this
+machine (the capacity figure): at 1 s the server's loop falls seconds behind and the
+figure would measure that, not detection.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from bench.report import Figure, save
 from vimwatch.registry.database import utcnow
 
 INTERVAL, TIMEOUT, DOWN_AFTER = 1.0, 1.0, 3
+BACKGROUND_INTERVAL = 10.0
 BOUND = INTERVAL * DOWN_AFTER + TIMEOUT + 0.2
 
 
@@ -25,7 +29,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 def run(quick: bool, results: Path) -> list[Figure]:
     background, lab_vims = (2000, 50) if quick else (100_000, 1000)
-    with outage_setting(background, lab_vims, INTERVAL) as outage:
+    with outage_setting(background, lab_vims, INTERVAL, BACKGROUND_INTERVAL) as outage:
         server_rss = outage.server.rss_bytes()
         went_down = utcnow()
         outage.host.down()
@@ -44,6 +48,7 @@ def run(quick: bool, results: Path) -> list[Figure]:
         "background_vims": background,
         "lab_vims": lab_vims,
         "bound_seconds": BOUND,
+        "background_interval": BACKGROUND_INTERVAL,
         "down_seconds": down_seconds,
         "up_seconds": up_seconds,
         "false_unreachable": false_alarms,

@@ -53,7 +53,9 @@ class Outage:
 
 
 @contextlib.contextmanager
-def outage_setting(background: int, lab_vims: int, interval: float) -> Iterator[Outage]:
+def outage_setting(
+    background: int, lab_vims: int, interval: float, background_interval: float = 10.0
+) -> Iterator[Outage]:
     """Everything monitored and REACHABLE; the lab VIMs' link is up."""
     reason = unavailable()
     if reason:
@@ -66,7 +68,7 @@ def outage_setting(background: int, lab_vims: int, interval: float) -> Iterator[
         engine = make_engine(f"sqlite:///{database}")
         migrate(engine)
         registry = Registry(engine)
-        insert_fleet(registry, loopback_addresses(background), interval=interval)
+        insert_fleet(registry, loopback_addresses(background), interval=background_interval)
         lab_ids = insert_fleet(registry, host.addresses, interval=interval, name="lab")
         engine.dispose()
         with BenchServer(state) as server:

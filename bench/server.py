@@ -56,7 +56,7 @@ class BenchServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"server exited; see {self.state_dir / 'server.log'}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=10).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
