@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small, fast run (smoke test)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, unwind like Ctrl-C: labs, servers and scratch dirs go away.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = list(BENCHES) if "all" in args.benches else args.benches
     figures: list[Figure] = []
     failed = []
