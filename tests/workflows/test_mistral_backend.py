@@ -223,11 +223,13 @@ def test_registrations_while_mistral_is_down_stay_pending_and_get_their_workflow
     assert api.api("GET", "/healthz").status_code == 200
 
     deployment.mistral.start()
+    back = time.monotonic()
     assert [e["State"] for e in wait_for(lambda: deployment.executions(during))] == ["RUNNING"]
     wait_for(lambda: api.vim_status(during) == "REACHABLE")
     wait_for(lambda: deployment.workflows(doomed) == [])
     # The monitors Mistral lost with its executors come back through heartbeats and retry.
     wait_for(lambda: sorted(deployment.kill_bindings()) == sorted([before, during]), timeout=90)
+    print(f"monitors running {time.monotonic() - back:.1f} s after Mistral answered again")
     assert all(len(queues) == 1 for queues in deployment.kill_bindings().values())
     assert [e["State"] for e in deployment.executions(before)] == ["RUNNING"]
 
