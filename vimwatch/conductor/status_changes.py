@@ -8,9 +8,13 @@ nothing and writes no event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from vimwatch.errors import BadRequest
 from vimwatch.metrics.instruments import STATUS_TRANSITIONS
@@ -20,6 +24,8 @@ from vimwatch.registry.models import Vim
 from vimwatch.webhooks.outbox import enqueue_status_change
 
 LOG = logging.getLogger(__name__)
+# Most changes one transaction carries; a burst larger than this takes several.
+_MAX_BATCH = 500
 MONITOR_STATUSES = frozenset({"REACHABLE", "UNREACHABLE"})
 
 
@@ -31,38 +37,124 @@ def apply_status_change(
     `quiet` changes are those of a flapping VIM: the status stays true, but they write no
     event and call no webhook, so one unstable VIM cannot flood either.
     """
-    if status not in MONITOR_STATUSES:
-        raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
+    return apply_status_changes(registry, [(vim_id, status, quiet)])[0]
+
+
+def apply_status_changes(
+    registry: Registry, changes: list[tuple[str, str, bool]]
+) -> list[str | None]:
+    """`apply_status_change` for several (vim_id, status, quiet) in one transaction: when
+    a thousand VIMs behind one link go down together, one commit per change made the
+    last of them wait seconds for the others' commits."""
+    for _, status, _ in changes:
+        if status not in MONITOR_STATUSES:
+            raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
     now = utcnow()
+    results: list[str | None] = []
+    applied: list[tuple[str, str]] = []
     with registry.transaction() as session:
-        changed = session.execute(
-            update(Vim)
-            .where(Vim.id == vim_id, Vim.deleted_at.is_(None), Vim.status != status)
-            .values(status=status, updated_at=now)
-        ).rowcount
-        row = session.execute(
-            select(Vim.status, Vim.tenant_id, Vim.name, Vim.type).where(
-                Vim.id == vim_id, Vim.deleted_at.is_(None)
-            )
-        ).first()
-        if row is None:
-            return None
-        if changed and not quiet:
-            event = record_event(
-                session,
-                vim_id=vim_id,
-                tenant_id=row.tenant_id,
-                state=status,
-                event_type="MONITOR",
-                timestamp=now,
-            )
-            session.flush()
-            # Same transaction: the change and the webhooks' deliveries commit together.
-            enqueue_status_change(session, event, row.name, row.type)
-    if changed:
+        for vim_id, status, quiet in changes:
+            result, changed = _apply(session, vim_id, status, quiet, now)
+            results.append(result)
+            if changed:
+                applied.append((vim_id, status))
+    for vim_id, status in applied:
         STATUS_TRANSITIONS.labels(status).inc()
         LOG.info("VIM %s is now %s", vim_id, status)
-    return row.status
+    return results
+
+
+def _apply(
+    session: Session, vim_id: str, status: str, quiet: bool, now: datetime
+) -> tuple[str | None, bool]:
+    changed = session.execute(
+        update(Vim)
+        .where(Vim.id == vim_id, Vim.deleted_at.is_(None), Vim.status != status)
+        .values(status=status, updated_at=now)
+    ).rowcount
+    row = session.execute(
+        select(Vim.status, Vim.tenant_id, Vim.name, Vim.type).where(
+            Vim.id == vim_id, Vim.deleted_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None, False
+    if changed and not quiet:
+        event = record_event(
+            session,
+            vim_id=vim_id,
+            tenant_id=row.tenant_id,
+            state=status,
+            event_type="MONITOR",
+            timestamp=now,
+        )
+        session.flush()
+        # Same transaction: the change and the webhooks' deliveries commit together.
+        enqueue_status_change(session, event, row.name, row.type)
+    return row.status, bool(changed)
+
+
+class _GroupCommit:
+    """Applies the changes that arrive while a transaction is running in the next one.
+
+    One change alone is applied at once, as before; under a burst, each commit carries
+    everything that queued behind the previous one. Every caller still gets its own
+    answer, and a batch that fails is retried change by change, so one bad change cannot
+    fail the others.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._queued: list[tuple[tuple[str, str, bool], asyncio.Future[str | None]]] = []
+        self._running = False
+
+    async def apply(self, change: tuple[str, str, bool]) -> str | None:
+        future = asyncio.get_running_loop().create_future()
+        self._queued.append((change, future))
+        if not self._running:
+            self._running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued[:_MAX_BATCH], self._queued[_MAX_BATCH:]
+                changes = [change for change, _ in batch]
+                try:
+                    results = await asyncio.to_thread(apply_status_changes, self._registry, changes)
+                except Exception as exc:  # noqa: BLE001 - handed to the callers
+                    if len(batch) == 1:
+                        results = [_Failed(exc)]
+                    else:
+                        results = await asyncio.to_thread(self._one_by_one, batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    _settle(future, result)
+        finally:
+            self._running = False
+
+    def _one_by_one(self, batch: list) -> list:  # noqa: ANN001 - futures settled by caller
+        outcomes = []
+        for (vim_id, status, quiet), _ in batch:
+            try:
+                outcomes.append(apply_status_change(self._registry, vim_id, status, quiet=quiet))
+            except Exception as exc:  # noqa: BLE001 - handed to that change's caller
+                outcomes.append(_Failed(exc))
+        return outcomes
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _settle(future: asyncio.Future, result: object) -> None:
+    if future.done():  # its caller gave up waiting (a call timeout)
+        return
+    if isinstance(result, _Failed):
+        future.set_exception(result.error)
+    else:
+        future.set_result(result)
 
 
 class ConductorEndpoint:
@@ -72,9 +164,12 @@ class ConductorEndpoint:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        self._changes = _GroupCommit(registry)
 
-    def update_vim(self, vim_id: str, status: str, quiet: bool = False) -> str | None:
-        return apply_status_change(self._registry, vim_id, status, quiet=quiet)
+    async def update_vim(self, vim_id: str, status: str, quiet: bool = False) -> str | None:
+        if status not in MONITOR_STATUSES:
+            raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
+        return await self._changes.apply((vim_id, status, quiet))
 
     def record_flapping(self, vim_id: str, started: bool) -> None:
         record_flapping(self._registry, vim_id, started)
