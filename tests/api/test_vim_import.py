@@ -93,3 +93,12 @@ def test_each_vim_is_validated_against_its_keystone(server: Server, keystone) ->
     vim_id = response.json()["vims"][0]["id"]
     shown = server.api("GET", f"/v1.0/vims/{vim_id}").json()["vim"]
     assert shown["placement_attr"]["regions"] == ["RegionOne", "RegionTwo"]
+
+
+def test_an_import_may_carry_more_than_a_single_request_body(unvalidated: Server) -> None:
+    fleet = [vim(f"big-{n}", f"http://127.0.3.{n % 250 + 1}/identity") for n in range(5000)]
+    response = unvalidated.api("POST", "/v1.0/vims/import", json={"vims": fleet})
+    assert response.status_code == 201, response.text[:300]
+    assert len(response.json()["vims"]) == 5000
+    too_big = {"vim": vim("one", "http://127.0.0.1/identity", description="x" * 2_000_000)}
+    assert unvalidated.api("POST", "/v1.0/vims", json=too_big).status_code == 413
