@@ -9,10 +9,13 @@ what vimwatch did.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,6 +60,9 @@ class MistralMode:
             "VIMWATCH_WORKFLOW_BACKEND": "mistral",
             "VIMWATCH_MISTRAL_URL": self.mistral.url,
             "VIMWATCH_VALIDATE_VIMS": "false",
+            # The defaults: a busy two-core machine can delay a loopback echo past 0.2 s.
+            "VIMWATCH_MONITOR_INTERVAL": "1",
+            "VIMWATCH_MONITOR_TIMEOUT": "1",
         }
         self.conductor = Process(tmp_path / "conductor", self.env, role=("conductor",))
         self.api = Server(tmp_path / "api", self.env, role=("api",))
@@ -124,6 +130,28 @@ def deployment(tmp_path: Path, mistral_venv: Path) -> Iterator[MistralMode]:
             mode.close()
 
 
+@contextmanager
+def answering_port() -> Iterator[int]:
+    """A loopback port that accepts (and drops) connections until the block ends; accepting
+    matters, since a full backlog would look like an outage to the tcp probe."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    listener.accept()[0].close()
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            stop.set()
+            acceptor.join(5)
+
+
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while True:
@@ -168,8 +196,7 @@ def test_executor_killed_with_sigkill_hands_its_monitors_to_a_survivor_once(
     deployment: MistralMode,
 ) -> None:
     api = deployment.api
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        port = listener.getsockname()[1]
+    with answering_port() as port:
         watched = api.register("tcp-vim", f"127.0.0.1:{port}", probe="tcp")
         vims = [watched] + [api.register(f"vim-{n}", f"127.0.0.{n + 2}") for n in range(7)]
         wait_for(lambda: all(api.vim_status(v) == "REACHABLE" for v in vims))
@@ -201,7 +228,7 @@ def test_executor_killed_with_sigkill_hands_its_monitors_to_a_survivor_once(
             assert [e["State"] for e in deployment.executions(vim_id)] == ["RUNNING"]
             assert [t["State"] for t in deployment.tasks(vim_id)] == ["RUNNING"]
         assert all(api.monitor_states(v) == ["REACHABLE"] for v in vims)
-    # The listener is closed: whichever executor now runs tcp-vim's monitor must notice.
+    # The port is closed: whichever executor now runs tcp-vim's monitor must notice.
     wait_for(lambda: api.vim_status(watched) == "UNREACHABLE")
     assert api.monitor_states(watched) == ["REACHABLE", "UNREACHABLE"]
 
