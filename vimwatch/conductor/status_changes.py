@@ -13,19 +13,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from vimwatch.errors import BadRequest
 from vimwatch.metrics.instruments import STATUS_TRANSITIONS
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.events import record_event
-from vimwatch.registry.models import Vim
+from vimwatch.registry.models import Event, Vim
 from vimwatch.webhooks.outbox import enqueue_status_change
 
 LOG = logging.getLogger(__name__)
 # Most changes one transaction carries; a burst larger than this takes several.
 _MAX_BATCH = 500
+_CHUNK = 1000  # ids per IN (...), below every database's limit on bound parameters
 MONITOR_STATUSES = frozenset({"REACHABLE", "UNREACHABLE"})
 
 
@@ -43,55 +44,75 @@ def apply_status_change(
 def apply_status_changes(
     registry: Registry, changes: list[tuple[str, str, bool]]
 ) -> list[str | None]:
-    """`apply_status_change` for several (vim_id, status, quiet) in one transaction: when
-    a thousand VIMs behind one link go down together, one commit per change made the
-    last of them wait seconds for the others' commits."""
+    """`apply_status_change` for several (vim_id, status, quiet) in one transaction, in
+    order: when a thousand VIMs behind one link go down together, a commit per change made
+    the last of them wait seconds. Set-based: the VIMs are read and locked in one
+    statement and updated in one per status, so a batch costs little more than one."""
     for _, status, _ in changes:
         if status not in MONITOR_STATUSES:
             raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
     now = utcnow()
     results: list[str | None] = []
-    applied: list[tuple[str, str]] = []
+    applied: list[tuple[str, str, bool]] = []
     with registry.transaction() as session:
+        rows = _lock_live(session, list({vim_id for vim_id, _, _ in changes}))
+        current = {vim_id: row.status for vim_id, row in rows.items()}
         for vim_id, status, quiet in changes:
-            result, changed = _apply(session, vim_id, status, quiet, now)
-            results.append(result)
-            if changed:
-                applied.append((vim_id, status))
-    for vim_id, status in applied:
+            if vim_id not in current:
+                results.append(None)
+                continue
+            if current[vim_id] != status:
+                current[vim_id] = status
+                applied.append((vim_id, status, quiet))
+            results.append(current[vim_id])
+        final = {vim_id: status for vim_id, status, _ in applied}
+        for status in set(final.values()):
+            ids = [vim_id for vim_id, wanted in final.items() if wanted == status]
+            for start in range(0, len(ids), _CHUNK):
+                session.execute(
+                    update(Vim)
+                    .where(Vim.id.in_(ids[start : start + _CHUNK]))
+                    .values(status=status, updated_at=now)
+                )
+        events = [
+            (_monitor_event(session, rows[vim_id], vim_id, status, now), rows[vim_id])
+            for vim_id, status, quiet in applied
+            if not quiet
+        ]
+        if events:
+            session.flush()
+            # Same transaction: the changes and the webhooks' deliveries commit together.
+            for event, row in events:
+                enqueue_status_change(session, event, row.name, row.type)
+    for vim_id, status, _ in applied:
         STATUS_TRANSITIONS.labels(status).inc()
         LOG.info("VIM %s is now %s", vim_id, status)
     return results
 
 
-def _apply(
-    session: Session, vim_id: str, status: str, quiet: bool, now: datetime
-) -> tuple[str | None, bool]:
-    changed = session.execute(
-        update(Vim)
-        .where(Vim.id == vim_id, Vim.deleted_at.is_(None), Vim.status != status)
-        .values(status=status, updated_at=now)
-    ).rowcount
-    row = session.execute(
-        select(Vim.status, Vim.tenant_id, Vim.name, Vim.type).where(
-            Vim.id == vim_id, Vim.deleted_at.is_(None)
+def _lock_live(session: Session, vim_ids: list[str]) -> dict[str, Row]:
+    """The live VIMs among `vim_ids`, locked until commit so no other conductor changes
+    them between this read and the update (SQLite's one writer needs no lock)."""
+    rows: dict[str, Row] = {}
+    for start in range(0, len(vim_ids), _CHUNK):
+        query = (
+            select(Vim.id, Vim.status, Vim.tenant_id, Vim.name, Vim.type)
+            .where(Vim.id.in_(vim_ids[start : start + _CHUNK]), Vim.deleted_at.is_(None))
+            .with_for_update()
         )
-    ).first()
-    if row is None:
-        return None, False
-    if changed and not quiet:
-        event = record_event(
-            session,
-            vim_id=vim_id,
-            tenant_id=row.tenant_id,
-            state=status,
-            event_type="MONITOR",
-            timestamp=now,
-        )
-        session.flush()
-        # Same transaction: the change and the webhooks' deliveries commit together.
-        enqueue_status_change(session, event, row.name, row.type)
-    return row.status, bool(changed)
+        rows.update((row.id, row) for row in session.execute(query))
+    return rows
+
+
+def _monitor_event(session: Session, row: Row, vim_id: str, status: str, now: datetime) -> Event:
+    return record_event(
+        session,
+        vim_id=vim_id,
+        tenant_id=row.tenant_id,
+        state=status,
+        event_type="MONITOR",
+        timestamp=now,
+    )
 
 
 class _GroupCommit:

@@ -34,7 +34,7 @@ class Vim(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name", "tombstone", name="uq_vims_live_name"),
         UniqueConstraint("tenant_id", "default_flag", name="uq_vims_one_default"),
-        Index("ix_vims_created_id", "created_at", "id"),
+        Index("ix_vims_live_created", "deleted_at", "created_at", "id"),
         Index("ix_vims_live_status", "deleted_at", "status"),
     )
 
