@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -112,21 +113,28 @@ def _limit(limit: int | None) -> int:
     return min(limit or MAX_LIMIT, MAX_LIMIT)
 
 
+@dataclass(frozen=True)
+class Paging:
+    """The paging and projection parameters every /v2 list takes, declared once."""
+
+    limit: int | None = Query(default=None)
+    sort_dirs: str | None = Query(default=None)
+    fields: str | None = Query(default=None)
+
+
 async def _list(
     request: Request,
     context: RequestContext,
     model: type,
     allowed: frozenset[str],
     view: Callable[[Any], dict[str, Any]],
+    page: Paging,
     *,
-    limit: int | None,
-    sort_dirs: str | None,
-    fields: str | None,
     renames: dict[str, str] | None = None,
     scope: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     filters = {**_filters(request, renames or {}), **(scope or {})}
-    newest_first = (sort_dirs or "asc").split(",")[0] == "desc"
+    newest_first = (page.sort_dirs or "asc").split(",")[0] == "desc"
 
     def load() -> list[dict[str, Any]]:
         with request.app.state.registry.reading() as session:
@@ -136,22 +144,21 @@ async def _list(
                 model,
                 filters,
                 allowed,
-                limit=_limit(limit),
+                limit=_limit(page.limit),
                 newest_first=newest_first,
                 marker=request.query_params.get("marker") or None,
             )
             return [view(row) for row in rows]
 
-    return [project(item, [fields] if fields else []) for item in await run_in_threadpool(load)]
+    fields = [page.fields] if page.fields else []
+    return [project(item, fields) for item in await run_in_threadpool(load)]
 
 
 @router.get("/workflows")
 async def list_workflows(
     request: Request,
     context: RequestContext = Depends(request_context),
-    limit: int | None = Query(default=None),
-    sort_dirs: str | None = Query(default=None),
-    fields: str | None = Query(default=None),
+    page: Paging = Depends(),
 ) -> dict[str, Any]:
     items = await _list(
         request,
@@ -159,9 +166,7 @@ async def list_workflows(
         Workflow,
         records.WORKFLOW_FILTERS,
         workflow_view,
-        limit=limit,
-        sort_dirs=sort_dirs,
-        fields=fields,
+        page,
     )
     return {"workflows": items}
 
@@ -185,9 +190,7 @@ async def show_workflow(
 async def list_executions(
     request: Request,
     context: RequestContext = Depends(request_context),
-    limit: int | None = Query(default=None),
-    sort_dirs: str | None = Query(default=None),
-    fields: str | None = Query(default=None),
+    page: Paging = Depends(),
 ) -> dict[str, Any]:
     items = await _list(
         request,
@@ -195,9 +198,7 @@ async def list_executions(
         Execution,
         records.EXECUTION_FILTERS,
         execution_view,
-        limit=limit,
-        sort_dirs=sort_dirs,
-        fields=fields,
+        page,
     )
     return {"executions": items}
 
@@ -206,9 +207,7 @@ async def list_executions(
 async def list_tasks(
     request: Request,
     context: RequestContext = Depends(request_context),
-    limit: int | None = Query(default=None),
-    sort_dirs: str | None = Query(default=None),
-    fields: str | None = Query(default=None),
+    page: Paging = Depends(),
 ) -> dict[str, Any]:
     items = await _list(
         request,
@@ -216,9 +215,7 @@ async def list_tasks(
         Task,
         records.TASK_FILTERS,
         task_view,
-        limit=limit,
-        sort_dirs=sort_dirs,
-        fields=fields,
+        page,
         renames={"workflow_execution_id": "execution_id"},
     )
     return {"tasks": items}
@@ -229,9 +226,7 @@ async def list_execution_tasks(
     execution_id: str,
     request: Request,
     context: RequestContext = Depends(request_context),
-    limit: int | None = Query(default=None),
-    sort_dirs: str | None = Query(default=None),
-    fields: str | None = Query(default=None),
+    page: Paging = Depends(),
 ) -> dict[str, Any]:
     """The tasks of one execution: what `mistral task-list <execution id>` asks for."""
     items = await _list(
@@ -240,9 +235,7 @@ async def list_execution_tasks(
         Task,
         records.TASK_FILTERS,
         task_view,
-        limit=limit,
-        sort_dirs=sort_dirs,
-        fields=fields,
+        page,
         renames={"workflow_execution_id": "execution_id"},
         scope={"execution_id": execution_id},
     )
