@@ -80,7 +80,8 @@ def test_concurrent_register_and_delete_of_the_same_names_leaves_no_orphans(tmp_
         )
         workflows = server.api("GET", "/v2/workflows").json()["workflows"]
         assert sorted(w["name"] for w in workflows) == sorted(f"vim_id_{v['id']}" for v in live)
-        assert server.api("GET", "/healthz").json()["monitors"] == len(live)
+        # The engine starts monitors in its lease rounds, a moment after the executions.
+        server.wait_for(lambda: server.api("GET", "/healthz").json()["monitors"] == len(live))
     finally:
         server.stop()
 

@@ -89,6 +89,9 @@ class Engine:
         self._lease_ttl = lease_ttl
         self._report_timeout = report_timeout
         self._bound: set[str] = set()
+        # Killed during the current lease round: a round that read a VIM's execution
+        # before its kill arrived must not start the monitor after it.
+        self._killed: set[str] = set()
         self._woken = asyncio.Event()
         self._rounds: asyncio.Task[None] | None = None
         self._database_down = False
@@ -136,6 +139,7 @@ class Engine:
         (others may have claimed our VIMs meanwhile), and when a periodic count of our
         leases disagrees with the monitors running here.
         """
+        self._killed.clear()
         loop = asyncio.get_running_loop()
         lapsed = self._renewed_at is None or loop.time() - self._renewed_at > self._lease_ttl
         self._rounds_since_check += 1
@@ -170,6 +174,7 @@ class Engine:
 
     async def kill(self, vim_id: str) -> None:
         """Stop a VIM's monitor and record that its task and execution ended cleanly."""
+        self._killed.add(vim_id)
         await self._stop_monitor(vim_id)
         await asyncio.to_thread(self._finish, vim_id, records.SUCCESS, None)
         LOG.info("monitor of VIM %s killed", vim_id)
@@ -205,6 +210,8 @@ class Engine:
             return operation(session, *args)
 
     async def _start_monitor(self, monitor: records.RunningMonitor) -> None:
+        if monitor.vim_id in self._killed:
+            return
         try:
             spec = monitor_spec(monitor.task_input)
         except (KeyError, ValueError, VimwatchError) as exc:
