@@ -82,7 +82,7 @@ class Server(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> Server:
+    def start(self, timeout: float = 60.0) -> Server:
         self.launch("--port", str(self.port))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -14,13 +14,15 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.broker import kill_bindings, private_vhost, queues, rabbitmqctl
 from tests.databases import scratch_database
 from tests.lab import Lab
-from tests.service import VIMWATCH, Process, Server
+from tests.service import VIMWATCH, Process, Server, free_port
 
 pytestmark = pytest.mark.services
 
@@ -118,6 +120,41 @@ def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Servi
         "executions": []
     }
     assert services.api.monitor_states(vim_id) == ["REACHABLE"]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Every sample on a process's /metrics, by name and labels."""
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        sample.name + str(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+def test_engine_and_conductor_serve_their_own_metrics_and_not_the_fleet(
+    services: Services,
+) -> None:
+    conductor_port, engine_port = free_port(), free_port()
+    services.role("conductor", name="conductor", VIMWATCH_METRICS_PORT=str(conductor_port))
+    services.role(
+        "engine", name="engine-m", VIMWATCH_ENGINE_ID="m", VIMWATCH_METRICS_PORT=str(engine_port)
+    )
+    services.api.start()
+    vim_id = services.api.register("measured", "127.0.0.1")
+    wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
+
+    engine = scrape(engine_port)
+    assert engine["vimwatch_monitors[]"] == 1
+    assert engine["vimwatch_probes_sent_total[]"] >= 1
+    assert engine["vimwatch_conductor_call_seconds_count[]"] >= 1
+    assert engine["vimwatch_engine_loop_lag_seconds_count[]"] >= 1
+    conductor = scrape(conductor_port)
+    assert conductor["vimwatch_status_transitions_total[('status', 'REACHABLE')]"] == 1
+    # The fleet's series come from the api alone, so that sums over processes stay true.
+    assert not any(name.startswith("vimwatch_vims") for name in {**engine, **conductor})
+    api = httpx.get(f"{services.api.url}/metrics", timeout=5).text
+    assert 'vimwatch_vims{status="REACHABLE"} 1.0' in api
 
 
 def test_two_engines_share_the_vims_and_survive_one_being_killed(services: Services) -> None:

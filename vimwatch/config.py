@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     default_project: str = "default"
     # Per-VIM series on /metrics: "auto" keeps them up to 1,000 VIMs (vimwatch.metrics).
     metrics_per_vim: bool | Literal["auto"] = "auto"
+    # Engine and conductor processes have no HTTP port of their own; with this set they
+    # serve /metrics on it (at `host`). The api serves /metrics on its own port.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _keystone_needs_credentials(self) -> Settings:

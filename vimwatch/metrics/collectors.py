@@ -126,15 +126,21 @@ class EngineCollector:
 
 
 def metrics_registry(
-    registry: Registry,
+    registry: Registry | None,
     per_vim: PerVim,
     engine: Engine | None = None,
     stats: ProbeStats | None = None,
     loop_lag: LoopLag | None = None,
 ) -> CollectorRegistry:
-    """The collectors an api process serves; engine ones only where the engine runs."""
+    """The collectors a process serves; engine ones only where the engine runs.
+
+    Only the api reads the fleet from the database (pass its registry): were engines and
+    conductors to serve those series too, a Prometheus summing over processes would count
+    every VIM once per process.
+    """
     collectors = CollectorRegistry()
-    collectors.register(RegistryCollector(registry, per_vim))
+    if registry is not None:
+        collectors.register(RegistryCollector(registry, per_vim))
     for instrument in ALL:
         collectors.register(instrument)
     if engine is not None and stats is not None:
