@@ -13,9 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.lab import Lab
 from tests.service import Server, vim_body
 
 pytestmark = pytest.mark.faults
+# vimwatch.registry.database sets SQLite's busy_timeout to 30 s.
+BUSY_TIMEOUT = 30
 
 
 def unvalidated(tmp_path: Path, **env: str) -> Server:
@@ -127,3 +130,34 @@ def test_a_full_disk_gives_clear_errors_and_recovers_without_corruption(tiny_dis
         server.stop()
     with sqlite3.connect(tiny_disk / "vimwatch.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.lab
+def test_a_locked_database_file_delays_status_changes_but_loses_none(tmp_path: Path) -> None:
+    # A writer holding the SQLite file (a backup, a forgotten `sqlite3` shell) for longer
+    # than the busy timeout: every write of the server fails meanwhile; reads go on (WAL).
+    server = unvalidated(tmp_path, VIMWATCH_MONITOR_INTERVAL="0.2", VIMWATCH_MONITOR_TIMEOUT="0.2")
+    with Lab(hosts=1) as lab:
+        host = lab.hosts[0]
+        server.start()
+        try:
+            vim_id = server.register("behind-a-lock", host.address)
+            server.wait_for(lambda: server.vim_status(vim_id) == "REACHABLE")
+            holder = sqlite3.connect(server.state_dir / "vimwatch.db", isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                host.down()
+                time.sleep(BUSY_TIMEOUT + 5)
+                assert server.alive()
+                assert server.api("GET", "/healthz").status_code == 200
+                assert server.vim_status(vim_id) == "REACHABLE"
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            server.wait_for(lambda: server.vim_status(vim_id) == "UNREACHABLE", timeout=30)
+            host.up()
+            server.wait_for(lambda: server.vim_status(vim_id) == "REACHABLE", timeout=30)
+            assert server.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE", "REACHABLE"]
+            assert server.api("GET", "/healthz").json()["monitors"] == 1
+        finally:
+            server.stop()
