@@ -113,6 +113,19 @@ async def test_probes_that_get_no_reply_time_out_each_after_its_own_timeout(
     loop.add_reader(channel._sock.fileno(), channel._drain)
 
 
+async def test_a_burst_of_probes_arms_one_sweep_timer(probe: IcmpProbe) -> None:
+    loop = asyncio.get_running_loop()
+    channel = probe._channels[socket.AF_INET]
+    loop.remove_reader(channel._sock.fileno())
+    reports: list[ProbeResult] = []
+    # A cancelled timer stays in the loop's heap until the loop next runs.
+    timers = len(loop._scheduled)  # type: ignore[attr-defined]
+    for host in range(1, 101):
+        probe.start(TARGET, f"127.0.0.{host}", 1.0, reports.append)
+    assert len(loop._scheduled) == timers + 1  # type: ignore[attr-defined]
+    loop.add_reader(channel._sock.fileno(), channel._drain)
+
+
 async def test_icmp_falls_back_to_tcp_with_a_warning_when_no_socket_can_be_opened(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,6 +18,7 @@ import math
 import random
 import socket
 import struct
+from socket import inet_ntoa
 from time import monotonic
 
 from vimwatch.monitor.probes.base import (
@@ -34,8 +35,15 @@ log = logging.getLogger(__name__)
 
 _PAYLOAD = b"vimwatch"
 _PACKET = struct.Struct(f"!BBHHH{len(_PAYLOAD)}s")
+# An IPv4 echo reply as a raw socket reads it, when its IP header has no options: version
+# and header length, source address, then the ICMP type, identifier and sequence.
+_IPV4_REPLY = struct.Struct("!B11x4s4xB3xHH")
+_IPV4_PLAIN_HEADER = 0x45
+# The ICMP type, identifier and sequence of a reply, wherever its header starts.
+_ICMP_HEADER = struct.Struct("!B3xHH")
 _ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 _ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
+_IPV4_ECHO_REPLY = _ECHO_REPLY[socket.AF_INET]
 _PROTOCOL = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
 
 # Linux values that the socket module does not export.
@@ -59,6 +67,9 @@ _DRAIN_EVERY = 256
 _SWEEP_GRID = 0.005
 _NO_SEQUENCE = ProbeResult(False, None, "too many probes in flight to this address")
 _NO_SOCKET = ProbeResult(False, None, "no ICMP socket for this address family")
+# ProbeResult(...) runs a Python-level __new__; a reply is the hot path, so answers are
+# built as the tuple they are.
+_new_tuple = tuple.__new__
 
 _Waiting = tuple[float, Report]
 _Retried = tuple[float, Report, "tuple[str, int] | None", float]
@@ -159,6 +170,7 @@ class _Channel:
         "_check_ident",
         "_ip_header",
         "_partial_sum",
+        "_buffer",
         "_seq",
         "_packets",
         "_waiting",
@@ -193,6 +205,7 @@ class _Channel:
         # Every request this channel can send, built once (3 MB): a probe then costs a
         # list index instead of packing and checksumming a packet.
         self._packets = [self._packet(seq) for seq in range(0x10000)]
+        self._buffer = bytearray(_RECV_BYTES)
         # Per timeout: (address, sequence) -> (time sent, report) of each probe waiting
         # for its reply, oldest first.
         self._waiting: dict[float, dict[tuple[str, int], _Waiting]] = {}
@@ -226,9 +239,12 @@ class _Channel:
             return
         now = monotonic()
         table[key] = (now, report)
-        # The first look at a probe is at half its timeout, when it may be sent again.
-        if self._sweep is None or now + timeout / 2 < self._sweep_at:
-            self._arm_sweep(now + timeout / 2)
+        # The first look at a probe is at half its timeout, when it may be sent again. The
+        # armed sweep is rounded up to the grid, so a burst of sends keeps one timer: only
+        # a look due a whole grid step before it needs an earlier one.
+        due = now + timeout / 2
+        if self._sweep is None or due <= self._sweep_at - _SWEEP_GRID:
+            self._arm_sweep(due)
         self._unread += 1
         if self._unread >= _DRAIN_EVERY:
             # A loopback or LAN reply is queued before sendto returns: read replies while
@@ -281,45 +297,77 @@ class _Channel:
 
     def _drain(self) -> None:
         self._unread = 0
-        recvfrom = self._sock.recvfrom
         tables = list(self._waiting.values())
-        only = tables[0] if len(tables) == 1 else None
-        reply_type = self._reply
-        ip_header = self._ip_header
-        check_ident = self._check_ident
+        if self._ip_header:
+            self._read_ipv4(tables)
+        else:
+            self._read_from(tables)
+        if self._sweep is not None and not self._anything_waiting():
+            # Nothing can expire any more: leave no timer behind.
+            self._sweep.cancel()
+            self._sweep = None
+
+    def _read_ipv4(self, tables: list[dict[tuple[str, int], _Waiting]]) -> None:
+        """A raw IPv4 socket hands over the IP header, which names the source: each reply
+        is read into one buffer, where recvfrom would allocate a bytes and an address tuple
+        for it (a quarter of the interpreter's work per probe)."""
+        recv_into = self._sock.recv_into
+        buffer = self._buffer
+        unpack = _IPV4_REPLY.unpack_from
         ident = self._ident
+        only = tables[0] if len(tables) == 1 else None
         for _ in range(_READ_BATCH):
             try:
-                data, source = recvfrom(_RECV_BYTES)
+                size = recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 # A queued ICMP error (e.g. host unreachable); it names no single probe,
                 # whose own expiry will report it.
                 continue
-            # An IPv4 header may carry options: its length is in its first byte.
-            at = (data[0] & 0x0F) << 2 if ip_header else 0
-            if len(data) < at + 8 or data[at] != reply_type:
+            if size < _IPV4_REPLY.size:
                 continue
-            if check_ident and (data[at + 4] << 8 | data[at + 5]) != ident:
+            header, source, kind, reply_ident, seq = unpack(buffer)
+            if header != _IPV4_PLAIN_HEADER:
+                # Options lengthen the IP header: its length is in its low four bits.
+                at = (header & 0x0F) << 2
+                if size < at + 8:
+                    continue
+                kind, reply_ident, seq = _ICMP_HEADER.unpack_from(buffer, at)
+            if kind != _IPV4_ECHO_REPLY or reply_ident != ident:
                 continue
-            key = (source[0], data[at + 6] << 8 | data[at + 7])
-            if only is not None:
-                waiting = only.pop(key, None)
-            else:
-                waiting = None
-                for table in tables:
-                    waiting = table.pop(key, None)
-                    if waiting is not None:
-                        break
+            key = (inet_ntoa(source), seq)
+            waiting = only.pop(key, None) if only is not None else _pop(tables, key)
             if waiting is not None:
-                waiting[1](ProbeResult(True, monotonic() - waiting[0], ""))
+                waiting[1](_new_tuple(ProbeResult, (True, monotonic() - waiting[0], "")))
             elif self._retried:
                 self._answer_retried(key)
-        if self._sweep is not None and not self._anything_waiting():
-            # Nothing can expire any more: leave no timer behind.
-            self._sweep.cancel()
-            self._sweep = None
+
+    def _read_from(self, tables: list[dict[tuple[str, int], _Waiting]]) -> None:
+        """IPv6 and ping sockets hand over the ICMP message alone: the source comes from
+        recvfrom."""
+        recvfrom = self._sock.recvfrom
+        reply_type = self._reply
+        check_ident = self._check_ident
+        ident = self._ident
+        only = tables[0] if len(tables) == 1 else None
+        for _ in range(_READ_BATCH):
+            try:
+                data, source = recvfrom(_RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            if len(data) < 8 or data[0] != reply_type:
+                continue
+            if check_ident and (data[4] << 8 | data[5]) != ident:
+                continue
+            key = (source[0], data[6] << 8 | data[7])
+            waiting = only.pop(key, None) if only is not None else _pop(tables, key)
+            if waiting is not None:
+                waiting[1](_new_tuple(ProbeResult, (True, monotonic() - waiting[0], "")))
+            elif self._retried:
+                self._answer_retried(key)
 
     def _arm_sweep(self, when: float) -> None:
         if self._sweep is not None:
@@ -335,7 +383,7 @@ class _Channel:
             if entry is not None:
                 if entry[2] is not None:
                     table.pop(entry[2], None)
-                entry[1](ProbeResult(True, monotonic() - entry[0], ""))
+                entry[1](_new_tuple(ProbeResult, (True, monotonic() - entry[0], "")))
                 return
 
     def _anything_waiting(self) -> bool:
@@ -396,6 +444,14 @@ class _Channel:
                     if entry[2] is not None:
                         table.pop(entry[2], None)
                     entry[1](CLOSED)
+
+
+def _pop(tables: list[dict[tuple[str, int], _Waiting]], key: tuple[str, int]) -> _Waiting | None:
+    for table in tables:
+        waiting = table.pop(key, None)
+        if waiting is not None:
+            return waiting
+    return None
 
 
 def _words(data: bytes) -> tuple[int, ...]:
