@@ -29,9 +29,13 @@ class StatusTracker:
         the agreed one. Until `settle` adopts it, every agreeing result returns it again,
         so a report that failed is retried rather than lost."""
         if ok:
-            # Capped so that a VIM up for months keeps a small int.
-            self._successes = min(self._successes + 1, self.up_after)
             self._failures = 0
+            # Capped so that a VIM up for months keeps a small int.
+            if self._successes < self.up_after:
+                self._successes += 1
+            elif self.status == REACHABLE:
+                # The steady state, once per probe of every healthy VIM: nothing to do.
+                return None
         else:
             self._failures = min(self._failures + 1, self.down_after)
             self._successes = 0
