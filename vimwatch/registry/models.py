@@ -58,6 +58,17 @@ class Vim(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class VimStatusCount(Base):
+    """How many live VIMs a project has in a status, kept by triggers on `vims` (migration
+    0006) so that counts are read without walking the VIMs. Counters at 0 may remain."""
+
+    __tablename__ = "vim_status_counts"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class Event(Base):
     __tablename__ = "events"
 

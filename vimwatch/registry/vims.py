@@ -6,7 +6,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
-from vimwatch.registry.models import Vim
+from vimwatch.registry.models import Vim, VimStatusCount
 
 VIM_FILTERS = ("id", "name", "type", "tenant_id", "status", "is_default", "description")
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -52,12 +52,20 @@ def list_vims(
     return list(session.scalars(query))
 
 
-def count_by_status(session: Session, context: RequestContext) -> dict[str, int]:
-    """Live VIMs the caller may see, by status; one GROUP BY over a covering index."""
-    query = select(Vim.status, func.count()).where(Vim.deleted_at.is_(None))
+def count_by_status(session: Session, context: RequestContext, project: str = "") -> dict[str, int]:
+    """Live VIMs the caller may see (of `project` only, if given), by status, read from the
+    counters the database keeps (a few rows per project) instead of grouping a million
+    VIMs; a status no live VIM has is left out, as a GROUP BY over the VIMs would."""
+    total = func.sum(VimStatusCount.count)
+    query = select(VimStatusCount.status, total).where(VimStatusCount.count > 0)
     if not context.is_admin:
-        query = query.where(Vim.tenant_id == context.project_id)
-    return dict(session.execute(query.group_by(Vim.status)).all())
+        query = query.where(VimStatusCount.tenant_id == context.project_id)
+    if project:
+        query = query.where(VimStatusCount.tenant_id == project)
+    return {
+        status: int(count)
+        for status, count in session.execute(query.group_by(VimStatusCount.status))
+    }
 
 
 def live_vims(session: Session) -> list[Vim]:
