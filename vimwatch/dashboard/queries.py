@@ -1,8 +1,8 @@
 """What the dashboard asks the registry, built to stay fast at 100,000 VIMs.
 
-Every list is a page (LIMIT/OFFSET on indexed columns), counts are one GROUP BY on the
-indexed status, and per-VIM extras (last change, status history) are fetched only for the
-VIMs of the page being shown.
+Every list is a page (LIMIT/OFFSET on indexed columns), counts are the registry's
+counters (one GROUP BY on the indexed status under a name filter), and per-VIM extras
+(last change, status history) are fetched only for the VIMs of the page being shown.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
 from vimwatch.registry.models import Event, Vim
+from vimwatch.registry.vims import count_by_status
 
 HISTORY = 20  # status changes kept per VIM for the sparkline when no engine runs here
 
@@ -62,7 +63,10 @@ def _matching_name(query: Select, name: str) -> Select:
 
 def status_counts(session: Session, context: RequestContext, where: VimFilter) -> dict[str, int]:
     """Counts by status under the name and project filters (not the status one, so the
-    counts still say what clicking another status would show)."""
+    counts still say what clicking another status would show). Without a name filter they
+    are the registry's counters, read in constant time."""
+    if not where.name:
+        return count_by_status(session, context, where.project)
     base = _matching_name(_live(context, where.project), where.name).subquery()
     rows = session.execute(select(base.c.status, func.count()).group_by(base.c.status))
     return {status: count for status, count in rows}
