@@ -13,6 +13,7 @@ from tests.lab import Lab, LabHost
 from tests.monitor.probes.support import pending_timers, probe_once
 from vimwatch.monitor.probes import IcmpProbe, TcpProbe, icmp, open_probe
 from vimwatch.monitor.probes.base import ProbeResult
+from vimwatch.monitor.probes.batch import SingleReader
 from vimwatch.monitor.target import target_from_auth_url
 
 TARGET = target_from_auth_url("http://127.0.0.1/")
@@ -62,6 +63,57 @@ async def test_concurrent_probes_to_many_addresses_each_get_their_own_reply(
         *(probe_once(probe, TARGET, address, timeout=1.0) for address in addresses)
     )
     assert all(result.ok for result in results), [r for r in results if not r.ok][:3]
+
+
+async def test_replies_are_matched_as_well_when_read_one_per_system_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(icmp, "open_batch_reader", SingleReader)
+    probe = IcmpProbe()
+    try:
+        await probe.open()
+    except icmp.ProbeUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        assert isinstance(probe._channels[socket.AF_INET]._reader, SingleReader)
+        addresses = [f"127.0.{i}.{j}" for i in range(4) for j in range(1, 51)]
+        results = await asyncio.gather(
+            *(probe_once(probe, TARGET, address, timeout=1.0) for address in addresses)
+        )
+        assert all(result.ok for result in results), [r for r in results if not r.ok][:3]
+    finally:
+        await probe.close()
+
+
+async def test_probes_sent_from_reports_while_replies_are_read_all_get_their_replies(
+    probe: IcmpProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    results: list[ProbeResult] = []
+    done = loop.create_future()
+    first = [f"127.0.1.{j}" for j in range(1, 61)]
+    then = iter([f"127.0.{i}.{j}" for i in (2, 3, 4) for j in range(1, 61)])
+
+    def report(result: ProbeResult) -> None:
+        results.append(result)
+        if len(results) <= len(first):
+            # Three sends read the socket again, into the buffer that the read which
+            # called this report may still be parsing.
+            for _ in range(3):
+                probe.start(TARGET, next(then), 10.0, report)
+        if len(results) == 4 * len(first) and not done.done():
+            done.set_result(None)
+
+    channel = probe._channels[socket.AF_INET]
+    loop.remove_reader(channel._sock.fileno())
+    # A reply read and lost would be answered only by the echo sent again at 5 s.
+    for address in first:
+        probe.start(TARGET, address, 10.0, report)
+    monkeypatch.setattr(icmp, "_DRAIN_EVERY", 3)
+    loop.add_reader(channel._sock.fileno(), channel._drain)
+    async with asyncio.timeout(3):
+        await done
+    assert all(result.ok for result in results)
 
 
 async def test_echo_request_checksum_is_valid_for_every_sequence(probe: IcmpProbe) -> None:

