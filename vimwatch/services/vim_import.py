@@ -44,7 +44,9 @@ _CHUNK = 5000
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """A VIM that passed its checks: the row to insert and its monitor's task input."""
+
     row: dict[str, Any]
     task_input: dict[str, Any]
 
@@ -69,7 +71,7 @@ def register_many(
         try:
             # A microsecond apart, so that listings keep the order of the import file.
             created = now + timedelta(microseconds=index)
-            prepared.append(_prepare(request, context, settings, keyring, created))
+            prepared.append(prepare(request, context, settings, keyring, created))
         except VimwatchError as exc:
             problems.append(f"vims[{index}] ({request.name}): {exc.message}")
     if not problems and settings.validate_vims:
@@ -80,34 +82,37 @@ def register_many(
         raise BadRequest(shown + (f"; and {more} more" if more > 0 else ""))
     rows = [item.row for item in prepared]
     _refuse_taken_names(registry, rows)
+    new = [(item.row["id"], item.row["tenant_id"], item.task_input) for item in prepared]
     try:
         with registry.transaction() as session:
             for start in range(0, len(rows), _CHUNK):
                 chunk = rows[start : start + _CHUNK]
                 session.execute(insert(Vim.__table__), chunk)
-                session.execute(insert(Event.__table__), [_create_event(row) for row in chunk])
+                session.execute(insert(Event.__table__), [create_event(row) for row in chunk])
+            recorded = backend.record_new(session, new)
     except IntegrityError:
         raise Conflict(
             "a VIM of this import was registered meanwhile; nothing was stored"
         ) from None
     LOG.info("imported %d VIMs", len(rows))
-    backend.start_monitoring_many(
-        [(item.row["id"], item.row["tenant_id"], item.task_input) for item in prepared]
-    )
+    if recorded:
+        backend.started_new(new)
+    else:
+        backend.start_monitoring_many(new)
     return [
         {"id": row["id"], "name": row["name"], "tenant_id": row["tenant_id"], "status": PENDING}
         for row in rows
     ]
 
 
-def _prepare(
+def prepare(
     request: VimCreate,
     context: RequestContext,
     settings: Settings,
     keyring: Keyring,
     created: datetime,
-) -> _Prepared:
-    """The checks and the sealing of `VimService.register`, without its writes."""
+) -> Prepared:
+    """A VIM's checks and sealing, and the row that records it; no writes, no validation."""
     tenant_id = request.tenant_id or context.project_id
     if tenant_id != context.project_id and not context.is_admin:
         raise BadRequest("registering a VIM for another project requires the admin role")
@@ -138,10 +143,10 @@ def _prepare(
         "tombstone": "",
         "created_at": created,
     }
-    return _Prepared(row, task_input)
+    return Prepared(row, task_input)
 
 
-def _validate(requests: list[VimCreate], prepared: list[_Prepared]) -> list[str]:
+def _validate(requests: list[VimCreate], prepared: list[Prepared]) -> list[str]:
     """Log in to each VIM, several at a time; its placement is recorded as on register."""
 
     def check(index: int) -> str | None:
@@ -186,7 +191,7 @@ def _refuse_taken_names(registry: Registry, rows: list[dict[str, Any]]) -> None:
         raise Conflict(f"VIMs with these names already exist: {', '.join(sorted(taken)[:10])}")
 
 
-def _create_event(row: dict[str, Any]) -> dict[str, Any]:
+def create_event(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "resource_id": row["id"],
         "resource_type": "vim",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 ENGINE_ADDRESS = "vimwatch.engine"
 
 
@@ -33,6 +35,19 @@ class WorkflowBackend(ABC):
         Backends that can write them in one go override this."""
         for vim_id, project_id, task_input in items:
             self.start_monitoring(vim_id, project_id, task_input)
+
+    def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> bool:
+        """Write the workflow records of VIMs being created into `session`, the registry
+        transaction that creates them: (vim_id, project_id, task_input) each. Then VIM and
+        workflow commit together, in one transaction instead of two, and a failure stores
+        neither. True when this backend did so, and `started_new` follows the commit;
+        backends whose records live elsewhere return False and are given
+        `start_monitoring_many` after the commit instead."""
+        return False
+
+    def started_new(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """The transaction of `record_new` committed: let the monitors start."""
+        raise NotImplementedError("only called after record_new returned True")
 
     @abstractmethod
     def stop_monitoring(self, vim_id: str) -> None:

@@ -1,0 +1,132 @@
+"""VimService.register: a VIM, its event and its workflow records commit together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vimwatch.api.schemas import VimCreate
+from vimwatch.config import Settings
+from vimwatch.context import RequestContext
+from vimwatch.errors import Conflict
+from vimwatch.registry import workflows as records
+from vimwatch.registry.database import Registry
+from vimwatch.registry.models import Event, Execution, Vim, Workflow
+from vimwatch.secrets.keyring import Keyring
+from vimwatch.services.vims import VimService
+from vimwatch.workflows.backends.base import WorkflowBackend
+from vimwatch.workflows.definition import workflow_definition
+
+Item = tuple[str, str, dict[str, Any]]
+CONTEXT = RequestContext(project_id="project-a")
+
+
+class RegistryBackend(WorkflowBackend):
+    """Writes the embedded backend's records in the caller's transaction; records calls."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.started: list[str] = []
+
+    def record_new(self, session: Session, items: list[Item]) -> bool:
+        if self.fail:
+            raise RuntimeError("the workflow records could not be written")
+        records.start_executions(
+            session,
+            [
+                (vim_id, project, workflow_definition(vim_id, ti), ti)
+                for vim_id, project, ti in items
+            ],
+        )
+        return True
+
+    def started_new(self, items: list[Item]) -> None:
+        self.started += [vim_id for vim_id, _, _ in items]
+
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        raise AssertionError("a backend that records in the registry is not asked again")
+
+    def stop_monitoring(self, vim_id: str) -> None:
+        raise NotImplementedError
+
+    def monitored_vims(self) -> set[str]:
+        return set()
+
+    def vims_with_workflow(self) -> set[str]:
+        return set()
+
+
+class RemoteBackend(RegistryBackend):
+    """Like Mistral: records live elsewhere, so monitoring starts after the commit."""
+
+    def record_new(self, session: Session, items: list[Item]) -> bool:
+        return False
+
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        self.started.append(vim_id)
+
+
+def _service(registry: Registry, backend: WorkflowBackend, tmp_path: Path) -> VimService:
+    settings = Settings(state_dir=tmp_path, validate_vims=False)
+    return VimService(registry, Keyring.open(tmp_path / "keys"), backend, settings)
+
+
+def _vim(name: str) -> VimCreate:
+    return VimCreate(
+        name=name,
+        type="openstack",
+        auth_url="http://127.0.0.1/identity",
+        auth_cred={"username": "nfv_user", "password": "s3cret"},
+        vim_project={"name": "nfv"},
+    )
+
+
+def _count(registry: Registry, model: type) -> int:
+    with registry.reading() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_registered_vim_has_its_event_workflow_and_running_execution(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RegistryBackend()
+    view = _service(registry, backend, tmp_path).register(CONTEXT, _vim("edge-1"))
+    assert view["status"] == "PENDING" and view["auth_cred"]["password"] == "***"
+    assert backend.started == [view["id"]]
+    with registry.reading() as session:
+        assert session.get(Vim, view["id"]).name == "edge-1"
+        assert records.vims_running(session) == {view["id"]}
+    assert (_count(registry, Event), _count(registry, Workflow)) == (1, 1)
+
+
+def test_a_failing_workflow_write_stores_no_vim_either(registry: Registry, tmp_path: Path) -> None:
+    backend = RegistryBackend(fail=True)
+    with pytest.raises(RuntimeError):
+        _service(registry, backend, tmp_path).register(CONTEXT, _vim("edge-1"))
+    assert [_count(registry, model) for model in (Vim, Event, Workflow, Execution)] == [0] * 4
+    assert backend.started == []
+
+
+def test_a_duplicate_name_is_a_conflict_that_stores_nothing_for_it(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RegistryBackend()
+    service = _service(registry, backend, tmp_path)
+    first = service.register(CONTEXT, _vim("edge-1"))
+    with pytest.raises(Conflict):
+        service.register(CONTEXT, _vim("edge-1"))
+    assert [_count(registry, model) for model in (Vim, Event, Workflow, Execution)] == [1] * 4
+    assert backend.started == [first["id"]]
+
+
+def test_a_backend_with_records_elsewhere_starts_monitoring_after_the_commit(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RemoteBackend()
+    view = _service(registry, backend, tmp_path).register(CONTEXT, _vim("edge-1"))
+    assert backend.started == [view["id"]]
+    assert (_count(registry, Vim), _count(registry, Workflow)) == (1, 0)
