@@ -19,7 +19,6 @@ BATCH = 64
 #: Bytes kept of each datagram: an IPv4 header with every option (60) and an ICMP header.
 STRIDE = 128
 
-_MSG_DONTWAIT = 0x40
 _RETRY = (errno.EINTR,)
 _EMPTY = (errno.EAGAIN, errno.EWOULDBLOCK)
 
@@ -90,7 +89,7 @@ class BatchReader:
         """How many datagrams were read: 0 when none is queued. Raises OSError for a
         socket error other than an empty queue."""
         while True:
-            got = self._recvmmsg(self._fd, self._address, BATCH, _MSG_DONTWAIT, None)
+            got = self._recvmmsg(self._fd, self._address, BATCH, socket.MSG_DONTWAIT, None)
             if got >= 0:
                 return got
             code = ctypes.get_errno()
