@@ -94,7 +94,9 @@ class Server(Process):
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"server did not come up:\n{self.log()}")
+        # Not left running: servers that missed their start would pile up on a busy machine.
+        self.stop()
+        raise RuntimeError(f"server did not come up within {timeout}s:\n{self.log()}")
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.url + path, timeout=30, **kwargs)
