@@ -12,8 +12,9 @@ def fleet(tmp_path_factory) -> Server:  # noqa: ANN001
     server = Server(
         tmp_path_factory.mktemp("paging") / "state", env={"VIMWATCH_VALIDATE_VIMS": "false"}
     ).start()
-    for n in range(7):
-        server.register(f"vim{n}", f"127.0.3.{n + 1}")
+    ids = [server.register(f"vim{n}", f"127.0.3.{n + 1}") for n in range(7)]
+    # Settled first: a VIM turning REACHABLE mid-walk would change the pages under it.
+    server.wait_for(lambda: all(server.vim_status(vim_id) == "REACHABLE" for vim_id in ids))
     yield server
     server.stop()
 
