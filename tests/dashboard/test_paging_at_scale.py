@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
+from tests.rows import vim_row
 from vimwatch.context import admin_context
 from vimwatch.dashboard import queries
 from vimwatch.registry.database import Registry, make_engine, migrate, utcnow
@@ -30,19 +31,10 @@ def big_fleet(tmp_path_factory: pytest.TempPathFactory) -> Registry:
         status = STATUSES[n % len(STATUSES)]
         vims.append(
             {
-                "id": vim_id,
+                **vim_row(vim_id, f"project-{n % 50}", status),
                 "type": "openstack" if n % 2 else "kubernetes",
-                "tenant_id": f"project-{n % 50}",
                 "name": f"vim-{n:06d}",
-                "description": "",
-                "status": status,
                 "auth_url": f"http://169.254.1.{n % 250 + 2}/identity",
-                "vim_project": {},
-                "auth_cred": {},
-                "sealed_secrets": "",
-                "extra": {},
-                "is_default": False,
-                "tombstone": "",
                 "created_at": now,
             }
         )

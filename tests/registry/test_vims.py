@@ -8,31 +8,12 @@ from collections import Counter
 from alembic import command
 from sqlalchemy import delete, func, insert, inspect, select, update
 
-from tests.rows import insert_vim
+from tests.rows import insert_vim, vim_row
 from vimwatch.conductor.status_changes import apply_status_changes
 from vimwatch.context import RequestContext, admin_context
 from vimwatch.registry.database import Registry, _alembic_config, make_engine, migrate, utcnow
 from vimwatch.registry.models import Vim, VimStatusCount
 from vimwatch.registry.vims import count_by_status
-
-
-def vim_row(vim_id: str, tenant: str, status: str = "PENDING") -> dict:
-    return {
-        "id": vim_id,
-        "type": "openstack",
-        "tenant_id": tenant,
-        "name": vim_id,
-        "description": "",
-        "status": status,
-        "auth_url": "http://127.0.0.1/v3",
-        "vim_project": {},
-        "auth_cred": {},
-        "sealed_secrets": "",
-        "extra": {},
-        "is_default": False,
-        "tombstone": "",
-        "created_at": utcnow(),
-    }
 
 
 def add_fleet(registry: Registry) -> None:
