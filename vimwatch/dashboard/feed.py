@@ -3,8 +3,9 @@
 The api process polls the events table by id (`id > last seen`) twice a second. That works
 the same whether the conductor runs in this process or in another one on another machine,
 needs nothing from the transport, and costs one indexed query per poll however many
-streams are open. A stream that cannot keep up is told to resynchronise rather than
-making the feed wait for it.
+streams are open. With no stream open it only follows the newest id: reading every event
+nobody will see cost a bulk import of 10,000 VIMs half a second. A stream that cannot
+keep up is told to resynchronise rather than making the feed wait for it.
 
 Ids are handed out at insert but become visible at commit, and on PostgreSQL or MariaDB
 two conductors may commit out of id order. So an id skipped over is a gap, looked up again
@@ -91,6 +92,14 @@ class EventFeed:
         loop = asyncio.get_running_loop()
         gaps: dict[int, float] = {}  # id -> when to stop waiting for it
         while True:
+            if not self._subscriptions:
+                gaps.clear()
+                try:
+                    self.last_seen = await asyncio.to_thread(self._latest)
+                except Exception as exc:  # the feed must outlive any one bad poll
+                    LOG.warning("event feed cannot read the registry: %s", type(exc).__name__)
+                await asyncio.sleep(POLL)
+                continue
             try:
                 events, late = await asyncio.to_thread(self._newer, self.last_seen, list(gaps))
             except Exception as exc:  # the feed must outlive any one bad poll
