@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,13 +52,17 @@ def test_the_text_is_block_yaml_an_operator_can_read() -> None:
     assert '\n        targetip: "127.0.0.1"\n' in text
 
 
-_values = st.one_of(
+_scalars = st.one_of(
     st.text(),
     st.booleans(),
     st.none(),
     st.integers(),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.lists(st.text(), max_size=3),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
 )
 
 
@@ -67,4 +72,16 @@ def test_any_value_reads_back_unchanged(url: str, extra: dict[str, Any]) -> None
     """A URL or setting with quotes, newlines, '#', ': ', control characters or emoji
     cannot change the document's shape or its own value."""
     task_input = {**TASK_INPUT, "auth_url": url, "extra": extra}
+    assert _task(workflow_definition(VIM_ID, task_input))["input"] == task_input
+
+
+@pytest.mark.parametrize("number", [1e16, 1e-05, -2.5e300, 0.1, 3.0, 1e300 * 10**-300])
+def test_a_float_reads_back_as_the_same_float(number: float) -> None:
+    task_input = {**TASK_INPUT, "interval": number, "nested": [number, {"at": number}]}
+    assert _task(workflow_definition(VIM_ID, task_input))["input"] == task_input
+
+
+def test_keys_longer_than_yaml_reads_implicitly_are_written_explicitly() -> None:
+    long = "ş" * 600  # 6,000 characters once escaped
+    task_input = {**TASK_INPUT, long: {long: 1}, "flow": [{long: "x"}]}
     assert _task(workflow_definition(VIM_ID, task_input))["input"] == task_input

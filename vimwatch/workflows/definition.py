@@ -26,6 +26,9 @@ _YAML_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null"})
 # What JSON leaves raw but a YAML stream must escape (or, past U+FFFF, escape whole: YAML
 # reads JSON's surrogate pairs as two lone surrogates).
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+_LONGEST_KEY = 1000
+# One encoder for every scalar: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 class MonitorOverrides(BaseModel):
@@ -98,19 +101,35 @@ def workflow_definition(
 def _block(mapping: dict[str, Any], indent: str) -> list[str]:
     lines = []
     for key, value in mapping.items():
-        if key in _YAML_WORDS or not _PLAIN_KEY.fullmatch(key):
-            key = _scalar(key)
+        text = key if key not in _YAML_WORDS and _PLAIN_KEY.fullmatch(key) else _scalar(key)
+        if len(text) > _LONGEST_KEY:
+            # YAML reads implicit keys of up to 1,024 characters; a longer one is marked
+            # explicit with '?', and its ':' starts the next line.
+            lines.append(f"{indent}? {text}\n")
+            text = ""
         if isinstance(value, dict) and value:
-            lines.append(f"{indent}{key}:\n")
+            lines.append(f"{indent}{text}:\n")
             lines += _block(value, indent + "  ")
         else:
-            lines.append(f"{indent}{key}: {_scalar(value)}\n")
+            lines.append(f"{indent}{text}: {_scalar(value)}\n")
     return lines
 
 
 def _scalar(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    return _UNPRINTABLE.sub(_escape, text) if not text.isascii() or "\x7f" in text else text
+    """A value on one line: JSON, except where YAML would read the JSON differently."""
+    if isinstance(value, str):
+        text = _ENCODE(value)
+        return text if text.isascii() and "\x7f" not in text else _UNPRINTABLE.sub(_escape, text)
+    if isinstance(value, float):
+        # YAML 1.1 reads a float with an exponent but no point (1e+16) as a string.
+        text = _ENCODE(value)
+        mantissa, exponent, power = text.partition("e")
+        return f"{mantissa}.0e{power}" if exponent and "." not in mantissa else text
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"? {_scalar(k)} : {_scalar(v)}" for k, v in value.items()) + "}"
+    return _ENCODE(value)
 
 
 def _escape(match: re.Match[str]) -> str:
