@@ -7,9 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.conductor.test_status_changes import add_vim
-from vimwatch.conductor.status_changes import apply_status_change
+from tests.rows import vim_row
+from vimwatch.conductor.status_changes import apply_status_change, apply_status_changes
 from vimwatch.registry.database import Registry, utcnow
-from vimwatch.registry.models import Webhook, WebhookDelivery
+from vimwatch.registry.models import Vim, Webhook, WebhookDelivery
 from vimwatch.webhooks import outbox
 
 LEASE = timedelta(seconds=30)
@@ -42,6 +43,24 @@ def test_a_change_queues_one_delivery_per_webhook_of_the_vims_project(registry: 
     queued = deliveries(registry)
     assert sorted(d.webhook_id for d in queued) == ["mine-1", "mine-2"]
     assert all('"status":"REACHABLE"' in d.body and d.attempts == 0 for d in queued)
+
+
+def test_a_batch_of_changes_queues_each_for_the_webhooks_of_its_own_project(
+    registry: Registry,
+) -> None:
+    with registry.transaction() as session:
+        for vim_id, project in (("p1", "p"), ("p2", "p"), ("q1", "q"), ("r1", "r")):
+            session.add(Vim(**vim_row(vim_id, tenant=project)))
+    add_webhook(registry, "p-hook")
+    add_webhook(registry, "q-hook-1", project="q")
+    add_webhook(registry, "q-hook-2", project="q")
+    apply_status_changes(
+        registry,
+        [("p1", "REACHABLE", False), ("q1", "UNREACHABLE", False), ("r1", "REACHABLE", False)]
+        + [("p2", "REACHABLE", True)],  # a flapping VIM's quiet change calls no webhook
+    )
+    queued = {(d.webhook_id, d.body.split('"vim_id":"')[1][:2]) for d in deliveries(registry)}
+    assert queued == {("p-hook", "p1"), ("q-hook-1", "q1"), ("q-hook-2", "q1")}
 
 
 def test_a_repeated_or_refused_change_queues_nothing(registry: Registry) -> None:

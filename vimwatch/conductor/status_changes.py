@@ -21,7 +21,7 @@ from vimwatch.metrics.instruments import STATUS_TRANSITIONS
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.events import record_event
 from vimwatch.registry.models import Event, Vim
-from vimwatch.webhooks.outbox import enqueue_status_change
+from vimwatch.webhooks.outbox import enqueue_status_changes
 
 LOG = logging.getLogger(__name__)
 # Most changes one transaction carries; a burst larger than this takes several.
@@ -82,8 +82,7 @@ def apply_status_changes(
         if events:
             session.flush()
             # Same transaction: the changes and the webhooks' deliveries commit together.
-            for event, row in events:
-                enqueue_status_change(session, event, row.name, row.type)
+            enqueue_status_changes(session, [(event, row.name, row.type) for event, row in events])
     for vim_id, status, _ in applied:
         STATUS_TRANSITIONS.labels(status).inc()
         LOG.info("VIM %s is now %s", vim_id, status)

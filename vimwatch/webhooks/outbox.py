@@ -20,6 +20,7 @@ STATUS_CHANGED = "vim.status_changed"
 FIRST_RETRY = 1.0
 LONGEST_WAIT = 300.0
 GIVE_UP_AFTER = timedelta(days=1)
+_CHUNK = 1000  # projects per IN (...), below every database's limit on bound parameters
 
 
 def retry_delay(attempts: int) -> float:
@@ -44,29 +45,39 @@ def status_change_body(event: Event, vim_name: str, vim_type: str) -> str:
     )
 
 
-def enqueue_status_change(session: Session, event: Event, vim_name: str, vim_type: str) -> int:
-    """One pending delivery per webhook of the VIM's project, in the caller's transaction.
+def enqueue_status_changes(session: Session, changes: list[tuple[Event, str, str]]) -> int:
+    """One pending delivery per webhook of the VIM's project, for each (event, VIM name,
+    VIM type) of `changes`, in the caller's transaction. The webhooks of every project in
+    the batch are read in one query: a query per change was a third of a conductor's
+    work when a thousand VIMs changed together.
 
-    `event` must be flushed (it needs its id). Returns how many deliveries were queued.
+    The events must be flushed (they need their ids). Returns how many were queued.
     """
-    webhook_ids = list(
-        session.scalars(select(Webhook.id).where(Webhook.project_id == event.tenant_id))
-    )
-    if not webhook_ids:
+    projects = sorted({event.tenant_id for event, _, _ in changes})
+    webhooks: dict[str, list[str]] = {}
+    for start in range(0, len(projects), _CHUNK):
+        for webhook_id, project_id in session.execute(
+            select(Webhook.id, Webhook.project_id).where(
+                Webhook.project_id.in_(projects[start : start + _CHUNK])
+            )
+        ):
+            webhooks.setdefault(project_id, []).append(webhook_id)
+    if not webhooks:
         return 0
-    body = status_change_body(event, vim_name, vim_type)
-    session.add_all(
+    deliveries = [
         WebhookDelivery(
             webhook_id=webhook_id,
             event_id=event.id,
-            body=body,
+            body=status_change_body(event, vim_name, vim_type),
             attempts=0,
             next_attempt_at=event.timestamp,
             created_at=event.timestamp,
         )
-        for webhook_id in webhook_ids
-    )
-    return len(webhook_ids)
+        for event, vim_name, vim_type in changes
+        for webhook_id in webhooks.get(event.tenant_id, ())
+    ]
+    session.add_all(deliveries)
+    return len(deliveries)
 
 
 @dataclass(frozen=True)
