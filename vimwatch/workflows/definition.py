@@ -49,6 +49,9 @@ class MonitorOverrides(BaseModel):
         return self
 
 
+_NO_OVERRIDES = MonitorOverrides()
+
+
 def monitor_input(
     vim_id: str, auth_url: str, cert_verify: Any, extra: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
@@ -57,7 +60,8 @@ def monitor_input(
     if not isinstance(raw, dict):
         raise InvalidConfig("extra.monitor must be a mapping of monitor settings")
     try:
-        overrides = MonitorOverrides(**raw)
+        # Most VIMs override nothing; validating an empty mapping cost every registration.
+        overrides = MonitorOverrides(**raw) if raw else _NO_OVERRIDES
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'monitor'}: {err['msg']}"
