@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vimwatch.api.schemas import VimCreate
 from vimwatch.config import Settings
 from vimwatch.context import RequestContext
-from vimwatch.errors import Conflict
+from vimwatch.errors import Conflict, ServiceUnavailable
 from vimwatch.registry import workflows as records
 from vimwatch.registry.database import Registry
 from vimwatch.registry.models import Event, Execution, Vim, Workflow
@@ -25,30 +25,9 @@ Item = tuple[str, str, dict[str, Any]]
 CONTEXT = RequestContext(project_id="project-a")
 
 
-class RegistryBackend(WorkflowBackend):
-    """Writes the embedded backend's records in the caller's transaction; records calls."""
-
-    def __init__(self, *, fail: bool = False) -> None:
-        self.fail = fail
+class _Backend(WorkflowBackend):
+    def __init__(self) -> None:
         self.started: list[str] = []
-
-    def record_new(self, session: Session, items: list[Item]) -> bool:
-        if self.fail:
-            raise RuntimeError("the workflow records could not be written")
-        records.start_executions(
-            session,
-            [
-                (vim_id, project, workflow_definition(vim_id, ti), ti)
-                for vim_id, project, ti in items
-            ],
-        )
-        return True
-
-    def started_new(self, items: list[Item]) -> None:
-        self.started += [vim_id for vim_id, _, _ in items]
-
-    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
-        raise AssertionError("a backend that records in the registry is not asked again")
 
     def stop_monitoring(self, vim_id: str) -> None:
         raise NotImplementedError
@@ -60,13 +39,42 @@ class RegistryBackend(WorkflowBackend):
         return set()
 
 
-class RemoteBackend(RegistryBackend):
-    """Like Mistral: records live elsewhere, so monitoring starts after the commit."""
+class RegistryBackend(_Backend):
+    """Writes the embedded backend's records in the caller's transaction; records calls."""
 
-    def record_new(self, session: Session, items: list[Item]) -> bool:
-        return False
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def record_new(self, session: Session, items: list[Item]) -> None:
+        if self.fail:
+            raise RuntimeError("the workflow records could not be written")
+        records.start_executions(
+            session,
+            [
+                (vim_id, project, workflow_definition(vim_id, ti), ti)
+                for vim_id, project, ti in items
+            ],
+        )
+
+    def started_new(self, items: list[Item]) -> None:
+        self.started += [vim_id for vim_id, _, _ in items]
 
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        raise AssertionError("a backend that records in the registry is not asked again")
+
+
+class RemoteBackend(_Backend):
+    """Like Mistral: records live elsewhere, so monitoring starts after the commit; `down`
+    makes it unreachable, as Mistral is during a restart."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        super().__init__()
+        self.down = down
+
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+        if self.down:
+            raise ServiceUnavailable("Mistral is not answering")
         self.started.append(vim_id)
 
 
@@ -130,3 +138,28 @@ def test_a_backend_with_records_elsewhere_starts_monitoring_after_the_commit(
     view = _service(registry, backend, tmp_path).register(CONTEXT, _vim("edge-1"))
     assert backend.started == [view["id"]]
     assert (_count(registry, Vim), _count(registry, Workflow)) == (1, 0)
+
+
+def test_a_backend_that_is_down_leaves_the_vim_stored_and_pending_for_the_reconcile(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RemoteBackend(down=True)
+    view = _service(registry, backend, tmp_path).register(CONTEXT, _vim("edge-1"))
+    assert view["status"] == "PENDING" and backend.started == []
+    with registry.reading() as session:
+        assert session.get(Vim, view["id"]).status == "PENDING"
+
+
+def test_an_import_starts_every_vim_after_its_one_commit_and_answers_even_if_that_fails(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RemoteBackend()
+    imported = _service(registry, backend, tmp_path).register_many(
+        CONTEXT, [_vim("edge-1"), _vim("edge-2")]
+    )
+    assert [vim["name"] for vim in imported] == ["edge-1", "edge-2"]
+    assert backend.started == [vim["id"] for vim in imported]
+    down = _service(registry, RemoteBackend(down=True), tmp_path)
+    imported = down.register_many(CONTEXT, [_vim("edge-3")])
+    assert [vim["status"] for vim in imported] == ["PENDING"]
+    assert _count(registry, Vim) == 3

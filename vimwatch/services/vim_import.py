@@ -50,6 +50,11 @@ class Prepared:
     row: dict[str, Any]
     task_input: dict[str, Any]
 
+    @property
+    def monitor(self) -> tuple[str, str, dict[str, Any]]:
+        """What a workflow backend takes to monitor it: (vim_id, project_id, task_input)."""
+        return self.row["id"], self.row["tenant_id"], self.task_input
+
 
 def register_many(
     registry: Registry,
@@ -58,8 +63,9 @@ def register_many(
     settings: Settings,
     context: RequestContext,
     requests: list[VimCreate],
-) -> list[dict[str, Any]]:
-    """Register every VIM of `requests` or none; returns each one's id, name and status."""
+) -> list[Prepared]:
+    """Store every VIM of `requests` with its workflow records, or none; the caller then
+    starts their monitors (`WorkflowBackend.started_new`)."""
     if not requests:
         raise BadRequest("nothing to import: the list of VIMs is empty")
     if len(requests) > MAX_IMPORT:
@@ -82,27 +88,25 @@ def register_many(
         raise BadRequest(shown + (f"; and {more} more" if more > 0 else ""))
     rows = [item.row for item in prepared]
     _refuse_taken_names(registry, rows)
-    new = [(item.row["id"], item.row["tenant_id"], item.task_input) for item in prepared]
     try:
         with registry.transaction() as session:
             for start in range(0, len(rows), _CHUNK):
                 chunk = rows[start : start + _CHUNK]
                 session.execute(insert(Vim.__table__), chunk)
                 session.execute(insert(Event.__table__), [create_event(row) for row in chunk])
-            recorded = backend.record_new(session, new)
+            backend.record_new(session, [item.monitor for item in prepared])
     except IntegrityError:
         raise Conflict(
             "a VIM of this import was registered meanwhile; nothing was stored"
         ) from None
     LOG.info("imported %d VIMs", len(rows))
-    if recorded:
-        backend.started_new(new)
-    else:
-        backend.start_monitoring_many(new)
-    return [
-        {"id": row["id"], "name": row["name"], "tenant_id": row["tenant_id"], "status": PENDING}
-        for row in rows
-    ]
+    return prepared
+
+
+def summary(item: Prepared) -> dict[str, Any]:
+    """What the import answers for each VIM."""
+    row = item.row
+    return {"id": row["id"], "name": row["name"], "tenant_id": row["tenant_id"], "status": PENDING}
 
 
 def prepare(

@@ -9,6 +9,8 @@ given one again by the next start-up reconcile.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import insert
@@ -106,28 +108,26 @@ class VimService:
             row["placement_attr"] = driver.validate(
                 row["auth_url"], request.auth_cred, request.vim_project
             )
-        new = [(row["id"], row["tenant_id"], item.task_input)]
         try:
             with self._registry.transaction() as session:
                 session.execute(insert(Vim.__table__), [row])
                 session.execute(insert(Event.__table__), [vim_import.create_event(row)])
-                recorded = self._backend.record_new(session, new)
+                self._backend.record_new(session, [item.monitor])
         except IntegrityError as exc:
             raise _integrity_conflict(exc, request.name) from None
         LOG.info("registered VIM %s (%s) for project %s", row["id"], request.name, row["tenant_id"])
-        if recorded:
-            self._backend.started_new(new)
-        else:
-            self._start_monitoring(*new[0])
+        self._start_new([item])
         return vim_view(Vim(**row))
 
     def register_many(
         self, context: RequestContext, requests: list[VimCreate]
     ) -> list[dict[str, Any]]:
         """A fleet in one call, all or nothing; see services.vim_import."""
-        return vim_import.register_many(
+        imported = vim_import.register_many(
             self._registry, self._keyring, self._backend, self._settings, context, requests
         )
+        self._start_new(imported)
+        return [vim_import.summary(item) for item in imported]
 
     def list(
         self,
@@ -245,12 +245,25 @@ class VimService:
             self._start_monitoring(vim.id, vim.tenant_id, task_input)
 
     def _start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
-        try:
+        with self._left_to_reconcile(f"VIM {vim_id}"):
             self._backend.start_monitoring(vim_id, project_id, task_input)
+
+    def _start_new(self, items: list[vim_import.Prepared]) -> None:
+        """After the commit that stored them; a backend that cannot start them now (Mistral
+        down) leaves the VIMs PENDING and stored, and a reconcile finishes the job."""
+        what = f"VIM {items[0].row['id']}" if len(items) == 1 else f"{len(items)} new VIMs"
+        with self._left_to_reconcile(what):
+            self._backend.started_new([item.monitor for item in items])
+
+    @staticmethod
+    @contextmanager
+    def _left_to_reconcile(what: str) -> Iterator[None]:
+        try:
+            yield
         except VimwatchError as exc:
-            LOG.warning("could not start monitoring VIM %s (%s); reconcile retries", vim_id, exc)
+            LOG.warning("could not start monitoring %s (%s); reconcile retries", what, exc)
         except Exception:
-            LOG.exception("could not start monitoring VIM %s; the next reconcile retries", vim_id)
+            LOG.exception("could not start monitoring %s; the next reconcile retries", what)
 
     @staticmethod
     def _find(session, context: RequestContext, vim_id: str, *, for_update: bool = False) -> Vim:  # noqa: ANN001

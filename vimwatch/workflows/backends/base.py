@@ -30,24 +30,18 @@ class WorkflowBackend(ABC):
     def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
         """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it."""
 
-    def start_monitoring_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """`start_monitoring` for many new VIMs: (vim_id, project_id, task_input) each.
-        Backends that can write them in one go override this."""
-        for vim_id, project_id, task_input in items:
-            self.start_monitoring(vim_id, project_id, task_input)
-
-    def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> bool:
+    def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Write the workflow records of VIMs being created into `session`, the registry
         transaction that creates them: (vim_id, project_id, task_input) each. Then VIM and
         workflow commit together, in one transaction instead of two, and a failure stores
-        neither. True when this backend did so, and `started_new` follows the commit;
-        backends whose records live elsewhere return False and are given
-        `start_monitoring_many` after the commit instead."""
-        return False
+        neither. Backends whose records live elsewhere write nothing here."""
+        return None
 
     def started_new(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """The transaction of `record_new` committed: let the monitors start."""
-        raise NotImplementedError("only called after record_new returned True")
+        """The transaction that created these VIMs committed: let their monitors start.
+        Backends that recorded nothing in it start each one from scratch."""
+        for vim_id, project_id, task_input in items:
+            self.start_monitoring(vim_id, project_id, task_input)
 
     @abstractmethod
     def stop_monitoring(self, vim_id: str) -> None:

@@ -46,22 +46,16 @@ class EmbeddedBackend(WorkflowBackend):
             self._loop, self._transport.cast(ENGINE_ADDRESS, "monitor_vim", vim_id=vim_id)
         )
 
-    def start_monitoring_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """For VIMs registered in the same request: nobody else knows their ids yet, so no
-        delete can race them, and one wake-up brings the engine to all of them."""
-        with self._registry.transaction() as session:
-            self.record_new(session, items)
-        self.started_new(items)
-
-    def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> bool:
+    def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> None:
         rows = [
             (vim_id, project_id, workflow_definition(vim_id, task_input), task_input)
             for vim_id, project_id, task_input in items
         ]
         records.start_executions(session, rows)
-        return True
 
     def started_new(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Nobody else knows these VIMs' ids yet, so no delete can race them, and one
+        wake-up brings the engine to all of them."""
         if items:
             cast = self._transport.cast(ENGINE_ADDRESS, "monitor_vim", vim_id=items[-1][0])
             run_from_thread(self._loop, cast)
