@@ -19,8 +19,8 @@ from vimwatch.monitor.status import REACHABLE
 from vimwatch.monitor.target import target_from_auth_url
 
 
-async def _accept(vim_id: str, wanted: str) -> str:
-    return wanted
+async def _accept(changes: list[tuple[str, str]]) -> list[str]:
+    return [wanted for _, wanted in changes]
 
 
 async def run(vims: int, interval: float, timeout: float, seconds: float) -> dict[str, float]:

@@ -36,21 +36,37 @@ async def test_a_burst_of_changes_shares_transactions_and_each_call_gets_its_ans
     counted[0] = 0
     conductor = ConductorEndpoint(registry)
     answers = await asyncio.gather(
-        *(conductor.update_vim(f"v{n}", "UNREACHABLE") for n in range(60)),
-        conductor.update_vim("deleted-meanwhile", "REACHABLE"),
+        *(conductor.update_vims([[f"v{n}", "UNREACHABLE", False]]) for n in range(50)),
+        conductor.update_vims([[f"v{n}", "UNREACHABLE", False] for n in range(50, 60)]),
+        conductor.update_vims([["deleted-meanwhile", "REACHABLE", False]]),
     )
-    assert answers == ["UNREACHABLE"] * 60 + [None]
+    assert answers == [["UNREACHABLE"]] * 50 + [["UNREACHABLE"] * 10, [None]]
     assert counted[0] <= 3
     assert all(monitor_events(registry, f"v{n}") == ["UNREACHABLE"] for n in range(60))
 
 
-async def test_a_bad_change_fails_only_its_own_call(registry: Registry) -> None:
+async def test_a_bad_change_fails_only_its_own_call_and_applies_nothing_of_it(
+    registry: Registry,
+) -> None:
     add_vim(registry, "good")
+    add_vim(registry, "other")
     conductor = ConductorEndpoint(registry)
     results = await asyncio.gather(
-        conductor.update_vim("good", "REACHABLE"),
-        conductor.update_vim("good", "SIDEWAYS"),
+        conductor.update_vims([["good", "REACHABLE", False]]),
+        conductor.update_vims([["other", "REACHABLE", False], ["good", "SIDEWAYS", False]]),
         return_exceptions=True,
     )
-    assert results[0] == "REACHABLE"
+    assert results[0] == ["REACHABLE"]
     assert isinstance(results[1], BadRequest)
+    assert monitor_events(registry, "other") == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [None, "v1", [["v1", "REACHABLE"]], [["v1", "REACHABLE", "no"]], [[1, "REACHABLE", False]]],
+)
+async def test_a_malformed_report_is_refused_whole(registry: Registry, changes: object) -> None:
+    add_vim(registry, "v1")
+    with pytest.raises(BadRequest):
+        await ConductorEndpoint(registry).update_vims(changes)
+    assert monitor_events(registry, "v1") == []

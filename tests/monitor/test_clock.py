@@ -30,8 +30,8 @@ class RecordingProbe:
 async def test_probes_keep_their_cadence_when_the_wall_clock_jumps(monkeypatch) -> None:
     probe = RecordingProbe()
 
-    async def report(vim_id: str, status: str) -> str:
-        return status
+    async def report(changes: list[tuple[str, str]]) -> list[str]:
+        return [status for _, status in changes]
 
     scheduler = Scheduler(report, probes={"icmp": probe})
     await scheduler.start()

@@ -10,7 +10,7 @@ from tests.monitor.probes.support import pending_timers
 from vimwatch.errors import InvalidConfig
 from vimwatch.monitor import scheduler as scheduler_module
 from vimwatch.monitor.probes.base import ProbeResult, Report
-from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
+from vimwatch.monitor.scheduler import MonitorSpec, ReportDeferred, Scheduler
 from vimwatch.monitor.status import PENDING, REACHABLE, UNREACHABLE
 from vimwatch.monitor.target import Target, target_from_auth_url
 
@@ -57,20 +57,24 @@ class FakeProbe:
 
 
 class Conductor:
-    """Stands in for report_status: records calls, can fail or hold them."""
+    """Stands in for report_statuses: records each change and each batch, can fail or hold
+    them."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.batches: list[list[tuple[str, str]]] = []
         self.fail_next = 0
         self.gate: asyncio.Event | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self.on_call: Callable[[str, str], None] | None = None
 
-    async def __call__(self, vim_id: str, wanted: str) -> str:
-        self.calls.append((vim_id, wanted))
-        if self.on_call is not None:
-            self.on_call(vim_id, wanted)
+    async def __call__(self, changes: list[tuple[str, str]]) -> list[str | Exception]:
+        self.batches.append(changes)
+        for vim_id, wanted in changes:
+            self.calls.append((vim_id, wanted))
+            if self.on_call is not None:
+                self.on_call(vim_id, wanted)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -79,7 +83,7 @@ class Conductor:
             if self.fail_next:
                 self.fail_next -= 1
                 raise RuntimeError("conductor unavailable")
-            return wanted
+            return [wanted for _, wanted in changes]
         finally:
             self.in_flight -= 1
 
@@ -211,6 +215,38 @@ async def test_a_failed_report_is_retried_after_later_probes(
     assert probes_at_report[1] > probes_at_report[0]
     assert scheduler.status_of("vim-1") == REACHABLE
     assert scheduler.reports_failed == 1
+
+
+async def test_changes_that_fall_due_together_travel_in_one_report(
+    scheduler: Scheduler, fake: FakeProbe, conductor: Conductor
+) -> None:
+    fake.delay = 0.2  # every first probe answers in the same few turns of the loop
+    for n in range(200):
+        scheduler.add(spec(f"vim-{n}", interval=30))
+    await wait_until(lambda: len(conductor.calls) == 200)
+    assert sorted(conductor.calls) == sorted((f"vim-{n}", REACHABLE) for n in range(200))
+    # New VIMs fill the wheel's slots about eight at a time; each slot's answers arrive
+    # in one turn of the loop and go out as one report, not one per VIM.
+    assert len(conductor.batches) <= 200 / 6
+    assert all(scheduler.status_of(f"vim-{n}") == REACHABLE for n in range(200))
+
+
+async def test_each_change_of_a_report_is_settled_on_its_own(fake: FakeProbe) -> None:
+    async def report(changes: list[tuple[str, str]]) -> list[str | Exception]:
+        return [ReportDeferred("held") if v == "held" else w for v, w in changes]
+
+    scheduler = Scheduler(report, probes={"icmp": fake})
+    await scheduler.start()
+    try:
+        fake.ok = False
+        fake.delay = 0.05
+        scheduler.add(spec("held", interval=30, down_after=1))
+        scheduler.add(spec("applied", interval=30, down_after=1))
+        await wait_until(lambda: scheduler.status_of("applied") == UNREACHABLE)
+        assert scheduler.status_of("held") == PENDING
+        assert scheduler.reports_deferred == 1 and scheduler.reports_failed == 0
+    finally:
+        await scheduler.close()
 
 
 async def test_one_report_at_a_time_and_a_change_seen_meanwhile_follows_it(

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
@@ -128,13 +129,19 @@ class _GroupCommit:
         self._queued: list[tuple[tuple[str, str, bool], asyncio.Future[str | None]]] = []
         self._running = False
 
-    async def apply(self, change: tuple[str, str, bool]) -> str | None:
-        future = asyncio.get_running_loop().create_future()
-        self._queued.append((change, future))
+    async def apply(self, changes: list[tuple[str, str, bool]]) -> list[str | None]:
+        """Each change's outcome; the first failed change's error, if any, for the call."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in changes]
+        self._queued += zip(changes, futures, strict=True)
         if not self._running:
             self._running = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
+            loop.create_task(self._drain())
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return list(outcomes)
 
     async def _drain(self) -> None:
         try:
@@ -180,19 +187,37 @@ def _settle(future: asyncio.Future, result: object) -> None:
 class ConductorEndpoint:
     """The RPC surface of the conductor: only the methods listed in `methods` are callable."""
 
-    methods = ("update_vim", "record_flapping")
+    methods = ("update_vims", "record_flapping")
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._changes = _GroupCommit(registry)
 
-    async def update_vim(self, vim_id: str, status: str, quiet: bool = False) -> str | None:
-        if status not in MONITOR_STATUSES:
-            raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
-        return await self._changes.apply((vim_id, status, quiet))
+    async def update_vims(self, changes: list[list[Any]]) -> list[str | None]:
+        """Apply [vim_id, status, quiet] each; answers each VIM's status now, in order, or
+        None for a VIM that no longer exists. A change that fails fails the call: every
+        change is idempotent, so the engine simply reports them all again."""
+        return await self._changes.apply(_parse_changes(changes))
 
     def record_flapping(self, vim_id: str, started: bool) -> None:
         record_flapping(self._registry, vim_id, started)
+
+
+def _parse_changes(changes: Any) -> list[tuple[str, str, bool]]:
+    """An RPC's changes, checked before any is applied: a bad one changes nothing."""
+    if not isinstance(changes, list):
+        raise BadRequest("changes must be a list of [vim_id, status, quiet]")
+    parsed = []
+    for change in changes:
+        if not (isinstance(change, list | tuple) and len(change) == 3):
+            raise BadRequest(f"a change is [vim_id, status, quiet], not {change!r}")
+        vim_id, status, quiet = change
+        if not isinstance(vim_id, str) or not isinstance(quiet, bool):
+            raise BadRequest(f"a change is [vim_id, status, quiet], not {change!r}")
+        if status not in MONITOR_STATUSES:
+            raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
+        parsed.append((vim_id, status, quiet))
+    return parsed
 
 
 def record_flapping(registry: Registry, vim_id: str, started: bool) -> None:

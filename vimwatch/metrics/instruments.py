@@ -17,7 +17,7 @@ STATUS_TRANSITIONS = Counter(
 
 CONDUCTOR_CALL_SECONDS = Histogram(
     "vimwatch_conductor_call_seconds",
-    "Time of update_vim calls to the conductor, as the engine sees them (transport included)",
+    "Time of update_vims calls to the conductor, as the engine sees them (transport included)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=None,
 )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from vimwatch.errors import VimwatchError
-from vimwatch.messaging.base import Transport
+from vimwatch.messaging.base import MessagingError, Transport
 from vimwatch.metrics.instruments import CONDUCTOR_CALL_SECONDS
 from vimwatch.monitor.flapping import FlapDetector
 from vimwatch.monitor.guard import IsolationGuard
@@ -86,7 +86,7 @@ class Engine:
         report_timeout: float = 10.0,
     ) -> None:
         self.engine_id = engine_id
-        self.scheduler = Scheduler(self._report_status)
+        self.scheduler = Scheduler(self._report_statuses)
         self._registry = registry
         self._transport = transport
         self._lease_ttl = lease_ttl
@@ -247,27 +247,40 @@ class Engine:
                 LOG.info("probes succeed again; status changes flow normally")
         return isolated
 
-    async def _report_status(self, vim_id: str, status: str) -> str:
-        if status == UNREACHABLE and self._check_isolation():
-            raise StatusHeld("the engine looks isolated")
-        previous = self.scheduler.status_of(vim_id)
-        quiet = vim_id in self._flaps.flapping
+    async def _report_statuses(self, changes: list[tuple[str, str]]) -> list[str | Exception]:
+        """One conductor call for the batch; UNREACHABLE changes are held back instead
+        while the engine looks isolated."""
+        held = any(status == UNREACHABLE for _, status in changes) and self._check_isolation()
+        outcomes: list[str | Exception] = [
+            StatusHeld("the engine looks isolated") if held and status == UNREACHABLE else status
+            for _, status in changes
+        ]
+        sent = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, str)]
+        if not sent:
+            return outcomes
+        previous = {changes[i][0]: self.scheduler.status_of(changes[i][0]) for i in sent}
         with CONDUCTOR_CALL_SECONDS.time():
             applied = await self._transport.call(
                 CONDUCTOR_TOPIC,
-                "update_vim",
+                "update_vims",
                 timeout=self._report_timeout,
-                vim_id=vim_id,
-                status=status,
-                quiet=quiet,
+                changes=[
+                    [vim_id, status, vim_id in self._flaps.flapping]
+                    for vim_id, status in (changes[i] for i in sent)
+                ],
             )
-        if applied is None:
-            LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
-            await self._stop_monitor(vim_id)
-            return status
-        if applied == status and previous not in (None, PENDING):
-            await self._count_change(vim_id)
-        return applied
+        if not isinstance(applied, list) or len(applied) != len(sent):
+            raise MessagingError(f"the conductor answered {len(sent)} changes with {applied!r}")
+        for i, result in zip(sent, applied, strict=True):
+            vim_id, status = changes[i]
+            if result is None:
+                LOG.info("VIM %s no longer exists; stopping its monitor", vim_id)
+                await self._stop_monitor(vim_id)
+                continue
+            if result == status and previous[vim_id] not in (None, PENDING):
+                await self._count_change(vim_id)
+            outcomes[i] = result
+        return outcomes
 
     async def _count_change(self, vim_id: str) -> None:
         """Only applied changes count towards flapping: a retried report is one change."""

@@ -28,7 +28,12 @@ class ReportDeferred(Exception):
     """Raised by a reporter that chooses not to report a change yet; retried later, quietly."""
 
 
-ReportStatus = Callable[[str, str], Awaitable[str]]
+#: Reports a batch of wanted changes, (vim_id, wanted) each; answers, in the same order,
+#: each change's applied status or the exception that kept it from being applied
+#: (ReportDeferred to hold it quietly). Raising fails the whole batch.
+ReportStatuses = Callable[[list[tuple[str, str]]], Awaitable[list["str | Exception"]]]
+#: Most changes one report carries: a bounded message on a real transport.
+REPORT_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +107,13 @@ def _is_live(monitor: _Monitor) -> bool:
 
 
 class Scheduler:
-    """Probes each VIM every `interval` and calls `report_status(vim_id, wanted)` when a
-    status change is due; what it returns is the status the conductor applied.
+    """Probes each VIM every `interval` and reports the status changes that are due to
+    `report_statuses`, which answers the status the conductor applied to each.
+
+    Changes that fall due in the same turn of the loop go in one report: when ten
+    thousand new VIMs answer their first probe, or a thousand behind one link stop
+    answering, a task and a conductor call per VIM were most of the loop's work. Each VIM
+    still has at most one report in flight.
 
     `probes` replaces the probes `start` would open (tests use fakes); the caller keeps
     ownership of those and closes them itself. `slip` tells how late probes left against
@@ -111,16 +121,19 @@ class Scheduler:
     """
 
     def __init__(
-        self, report_status: ReportStatus, *, probes: Mapping[str, Probe] | None = None
+        self, report_statuses: ReportStatuses, *, probes: Mapping[str, Probe] | None = None
     ) -> None:
-        self._report_status = report_status
+        self._report_statuses = report_statuses
         self._given_probes = dict(probes) if probes is not None else None
         self._probes: dict[str, Probe] = {}
         self._owned: list[Probe] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitors: dict[str, _Monitor] = {}
         self._wheels: dict[float, Wheel[_Monitor]] = {}
-        self._reports: dict[str, asyncio.Task[None]] = {}
+        # VIMs with a report queued or in flight, and the queue the next flush sends.
+        self._reports: set[str] = set()
+        self._queued: list[tuple[_Monitor, str]] = []
+        self._flush: asyncio.Handle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.slip = SlipHistogram()
         self.probes_sent = 0
@@ -154,6 +167,10 @@ class Scheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
         # A report task cancelled before its first step never reaches its cleanup.
         self._reports.clear()
+        self._queued.clear()
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         owned, self._owned = self._owned, []
         for probe in owned:
             await probe.close()
@@ -272,24 +289,47 @@ class Scheduler:
             # One report at a time per VIM; a later probe or the settle repeats the wish.
             return
         wanted = monitor.wanted()
-        if wanted is not None:
-            self._reports[vim_id] = self._spawn(self._send_report(monitor, wanted))
+        if wanted is None:
+            return
+        self._reports.add(vim_id)
+        self._queued.append((monitor, wanted))
+        if self._flush is None:
+            self._flush = self._loop.call_soon(self._send_queued)
 
-    async def _send_report(self, monitor: _Monitor, wanted: str) -> None:
-        vim_id = monitor.spec.vim_id
-        settled = False
+    def _send_queued(self) -> None:
+        self._flush = None
+        queued, self._queued = self._queued, []
+        for start in range(0, len(queued), REPORT_BATCH):
+            self._spawn(self._send_reports(queued[start : start + REPORT_BATCH]))
+
+    async def _send_reports(self, batch: list[tuple[_Monitor, str]]) -> None:
         try:
-            if monitor.stopped:
-                return
-            applied = await self._report_status(vim_id, wanted)
-            self._failing_reports.discard(vim_id)
-            if not monitor.stopped:
-                monitor.settle(applied)
-                settled = True
-        except ReportDeferred:
+            live = [(monitor, wanted) for monitor, wanted in batch if not monitor.stopped]
+            outcomes: list[str | Exception] = []
+            if live:
+                changes = [(monitor.spec.vim_id, wanted) for monitor, wanted in live]
+                try:
+                    outcomes = await self._report_statuses(changes)
+                    if len(outcomes) != len(changes):
+                        raise RuntimeError(f"{len(outcomes)} answers to {len(changes)} changes")
+                except Exception as exc:  # the whole batch failed; each VIM retries
+                    outcomes = [exc] * len(live)
+        finally:
+            for monitor, _ in batch:
+                self._reports.discard(monitor.spec.vim_id)
+        for (monitor, wanted), outcome in zip(live, outcomes, strict=True):
+            if self._settle_report(monitor, wanted, outcome):
+                # Probes that ran during the report may already call for another change.
+                self._report(monitor)
+
+    def _settle_report(self, monitor: _Monitor, wanted: str, outcome: str | Exception) -> bool:
+        """Whether the VIM's monitor adopted the applied status."""
+        vim_id = monitor.spec.vim_id
+        if isinstance(outcome, ReportDeferred):
             # On purpose, and for many VIMs at once: one line each would flood the log.
             self.reports_deferred += 1
-        except Exception as exc:
+            return False
+        if isinstance(outcome, Exception):
             # Retried by the next probe that agrees; the monitor itself must live on. Said
             # once per run of failures: an outage of the conductor must not flood the log.
             self.reports_failed += 1
@@ -300,13 +340,14 @@ class Scheduler:
                 "VIM %s: reporting %s failed (retried after later probes): %s",
                 vim_id,
                 wanted,
-                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__,
             )
-        finally:
-            del self._reports[vim_id]
-        if settled:
-            # Probes that ran during the report may already call for another change.
-            self._report(monitor)
+            return False
+        self._failing_reports.discard(vim_id)
+        if monitor.stopped:
+            return False
+        monitor.settle(outcome)
+        return True
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task = self._loop.create_task(coro)

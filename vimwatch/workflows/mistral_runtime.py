@@ -88,7 +88,7 @@ class MonitorRuntime:
         self, transport_url: str, *, process_name: str, report_timeout: float = 10.0
     ) -> None:
         self._transport = RabbitTransport(transport_url, process_name=process_name)
-        self._scheduler = Scheduler(self._report_status)
+        self._scheduler = Scheduler(self._report_statuses)
         self._report_timeout = report_timeout
         self._runs: dict[str, _Run] = {}  # touched only on the loop's thread
         self._loop = asyncio.new_event_loop()
@@ -198,19 +198,22 @@ class MonitorRuntime:
         for vim_id, run in list(self._runs.items()):
             await self._announce(vim_id, run.claim)
 
-    async def _report_status(self, vim_id: str, status: str) -> str:
-        """Same contract as the embedded engine: the conductor's answer is the status."""
+    async def _report_statuses(self, changes: list[tuple[str, str]]) -> list[str | Exception]:
+        """Same contract as the embedded engine: the conductor's answers are the statuses."""
         applied = await self._transport.call(
             CONDUCTOR_TOPIC,
-            "update_vim",
+            "update_vims",
             timeout=self._report_timeout,
-            vim_id=vim_id,
-            status=status,
+            changes=[[vim_id, status, False] for vim_id, status in changes],
         )
-        if applied is None:
-            await self.end(vim_id, Outcome.VIM_GONE)
-            return status
-        return applied
+        if not isinstance(applied, list) or len(applied) != len(changes):
+            raise MessagingError(f"the conductor answered {len(changes)} changes with {applied!r}")
+        outcomes: list[str | Exception] = []
+        for (vim_id, status), result in zip(changes, applied, strict=True):
+            if result is None:
+                await self.end(vim_id, Outcome.VIM_GONE)
+            outcomes.append(status if result is None else result)
+        return outcomes
 
 
 _lock = threading.Lock()
