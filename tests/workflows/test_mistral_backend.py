@@ -80,6 +80,17 @@ class MistralMode:
         assert upgrade.process is not None
         assert upgrade.process.wait(120) == 0, upgrade.log()
 
+    def log_tails(self, lines: int = 40) -> str:
+        """The end of every process's log: shown by pytest for a failed test, since these
+        tests wait on several processes and a bare timeout says nothing of which one."""
+        processes = {"api": self.api, "conductor": self.conductor, "mistral": self.mistral.control}
+        processes.update(self.mistral.executors)
+        return "\n".join(
+            f"--- {name}\n" + "\n".join(process.log().splitlines()[-lines:])
+            for name, process in processes.items()
+            if process is not None
+        )
+
     def close(self) -> None:
         self.api.stop()
         self.conductor.stop()
@@ -127,6 +138,7 @@ def deployment(tmp_path: Path, mistral_venv: Path) -> Iterator[MistralMode]:
             mode.start()
             yield mode
         finally:
+            print(mode.log_tails())
             mode.close()
 
 
