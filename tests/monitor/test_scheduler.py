@@ -165,6 +165,50 @@ async def test_probes_of_one_vim_never_overlap(scheduler: Scheduler, fake: FakeP
     assert len(fake.starts) >= 4
 
 
+class FakeBatchProbe(FakeProbe):
+    """A FakeProbe that also takes IPv4 literals in batches, and records each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+
+    def route(self, address: str) -> int | None:
+        return None if ":" in address else int.from_bytes(socket.inet_aton(address), "big")
+
+    def start(self, target: Target, address: str, timeout: float, report: Report) -> None:
+        self.singles.append(address)
+        super().start(target, address, timeout, report)
+
+    def start_many(self, launches: list) -> None:
+        self.batches.append([launch.address for launch in launches])
+        for launch in launches:
+            assert launch.route == self.route(launch.address)
+            super().start(LOOPBACK, launch.address, launch.timeout, launch)
+
+
+async def test_a_slots_ipv4_probes_go_to_a_batching_probe_in_one_call(
+    conductor: Conductor,
+) -> None:
+    batching = FakeBatchProbe()
+    scheduler = Scheduler(conductor, probes={"icmp": batching})
+    await scheduler.start()
+    try:
+        v4 = [f"127.0.0.{i}" for i in range(1, 21)]
+        for address in [*v4, "::1", "::2"]:
+            target = target_from_auth_url(
+                f"http://[{address}]/" if ":" in address else f"http://{address}/"
+            )
+            scheduler.add(spec(address, target, interval=0.5))
+        await wait_until(lambda: len(conductor.calls) == 22)
+        assert sorted(sum(batching.batches, [])) == sorted(v4)
+        # New VIMs share slots (up to the wheel's slack each), each slot one call.
+        assert all(len(batch) > 1 for batch in batching.batches)
+        assert sorted(batching.singles) == ["::1", "::2"]
+    finally:
+        await scheduler.close()
+
+
 @pytest.mark.parametrize(("interval", "timeout", "used"), [(0.1, 5.0, 0.1), (1.0, 0.3, 0.3)])
 async def test_timeout_is_clamped_to_the_interval(
     scheduler: Scheduler, fake: FakeProbe, interval: float, timeout: float, used: float

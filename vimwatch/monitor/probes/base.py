@@ -8,7 +8,7 @@ probe and `report` is called back once with the result.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from vimwatch.monitor.target import Target
@@ -40,6 +40,28 @@ class Probe(Protocol):
     def start(self, target: Target, address: str, timeout: float, report: Report) -> None:
         """Begin one probe of `address` (a resolved IP literal); call `report` exactly once,
         from the event loop, within ~timeout."""
+
+
+class Launch(Protocol):
+    """One probe of a batch: the caller's own record of what to probe, called back as the
+    report, so that a batch of many probes allocates nothing per probe to describe them."""
+
+    address: str
+    # The probe's `route(address)`, kept by the caller: worked out once, not per probe.
+    route: int
+    timeout: float
+
+    def __call__(self, result: ProbeResult) -> None: ...
+
+
+class BatchProbe(Probe, Protocol):
+    """A probe kind that can send many probes at once, cheaper than one `start` each."""
+
+    def route(self, address: str) -> int | None:
+        """What `start_many` needs of `address`, or None if it must go through `start`."""
+
+    def start_many(self, launches: Sequence[Launch]) -> None:
+        """`start` for each launch; every report is called from the event loop, as there."""
 
 
 def failure(exc: OSError) -> ProbeResult:
