@@ -286,6 +286,24 @@ async def test_without_sendmmsg_a_batch_is_sent_one_probe_at_a_time(
         await probe.close()
 
 
+async def test_ipv4_requests_carry_dont_fragment(probe: IcmpProbe) -> None:
+    # With DF set Linux leaves the IP ID of an unconnected raw socket's packets alone
+    # instead of hashing up one per packet.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    listener.settimeout(1.0)
+    try:
+        launch = Launch(probe, "127.0.0.9")
+        probe.start_many([launch])
+        while True:
+            packet = listener.recv(128)
+            if packet[20] == 8 and packet[16:20] == socket.inet_aton("127.0.0.9"):
+                break
+    finally:
+        listener.close()
+    flags_and_offset = struct.unpack_from("!H", packet, 6)[0]
+    assert flags_and_offset & 0x4000
+
+
 async def test_icmp_falls_back_to_tcp_with_a_warning_when_no_socket_can_be_opened(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
