@@ -94,17 +94,34 @@ class _Monitor(StatusTracker):
 
     def __call__(self, result: ProbeResult) -> None:
         """The probe's report: count the result, and report or re-probe if due."""
+        if result.ok:
+            self.answered(result.rtt)
+            return
         if self.stopped:
             return
         self.in_flight = False
         for tell in self.scheduler.probe_observers:
             tell(self.spec.vim_id, result)
-        ok = result.ok
-        if ok:
-            self.last_rtt = result.rtt
-        else:
-            self.scheduler._count_failure(self, result)
-        if self.observe(ok) is not None:
+        self.scheduler._count_failure(self, result)
+        if self.observe(False) is not None:
+            self.scheduler._report(self)
+        if self.overdue:
+            self.overdue = False
+            self.scheduler._launch(self)
+
+    def answered(self, rtt: float) -> None:
+        """A successful probe's report, which a batching probe makes without building a
+        ProbeResult; built here only for observers."""
+        if self.stopped:
+            return
+        self.in_flight = False
+        observers = self.scheduler.probe_observers
+        if observers:
+            result = ProbeResult(True, rtt, "")
+            for tell in observers:
+                tell(self.spec.vim_id, result)
+        self.last_rtt = rtt
+        if self.observe(True) is not None:
             self.scheduler._report(self)
         if self.overdue:
             self.overdue = False

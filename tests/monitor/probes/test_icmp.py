@@ -195,6 +195,9 @@ class Launch:
         self.results.append(result)
         self.done.set()
 
+    def answered(self, rtt: float) -> None:
+        self(ProbeResult(True, rtt, ""))
+
 
 async def reported(launches: list[Launch], linger: float = 0.1) -> list[list[ProbeResult]]:
     async with asyncio.timeout(3):

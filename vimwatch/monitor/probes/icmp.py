@@ -46,6 +46,8 @@ _PACKET = struct.Struct(f"!BBHHH{len(_PAYLOAD)}s")
 # An IPv4 echo reply as a raw socket reads it, when its IP header has no options: version
 # and header length, source address, then the ICMP type, identifier and sequence.
 _IPV4_REPLY = struct.Struct("!B11xI4xB3xHH")
+# The same, read for every datagram of a batch in one pass over the reader's buffer.
+_IPV4_REPLIES = struct.Struct(f"{_IPV4_REPLY.format}{STRIDE - _IPV4_REPLY.size}x")
 _IPV4_PLAIN_HEADER = 0x45
 # The ICMP type, identifier and sequence of a reply, wherever its header starts.
 _ICMP_HEADER = struct.Struct("!B3xHH")
@@ -77,12 +79,25 @@ _DRAIN_EVERY = 256
 _SWEEP_GRID = 0.005
 _NO_SEQUENCE = ProbeResult(False, None, "too many probes in flight to this address")
 _NO_SOCKET = ProbeResult(False, None, "no ICMP socket for this address family")
-# ProbeResult(...) runs a Python-level __new__; a reply is the hot path, so answers are
-# built as the tuple they are.
-_new_tuple = tuple.__new__
 
-_Waiting = tuple[float, Report]
-_Retried = tuple[float, Report, "int | None", float]
+_Waiting = tuple[float, "Launch | _Answering"]
+_Retried = tuple[float, "Launch | _Answering", "int | None", float]
+
+
+class _Answering:
+    """A plain report, waiting beside the launches of batches: a reply calls `answered`,
+    which only a launch has, so that the hot path builds no ProbeResult."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __call__(self, result: ProbeResult) -> None:
+        self.report(result)
+
+    def answered(self, rtt: float) -> None:
+        self.report(ProbeResult(True, rtt, ""))
 
 
 class IcmpProbe:
@@ -246,7 +261,7 @@ class _Channel:
         self._sender: BurstSender | None = None
         if self._ip_header:
             self._sender = open_burst_sender(sock, self._packets)
-        # Per timeout: key -> (time sent, report) of each probe waiting for its reply,
+        # Per timeout: key -> (time sent, launch) of each probe waiting for its reply,
         # oldest first.
         self._waiting: dict[float, dict[int, _Waiting]] = {}
         # Per timeout: both echoes of each probe sent twice, each naming the other,
@@ -280,7 +295,7 @@ class _Channel:
             self._loop.call_soon(report, failure(exc))
             return
         now = monotonic()
-        table[key] = (now, report)
+        table[key] = (now, _Answering(report))
         # The first look at a probe is at half its timeout, when it may be sent again. The
         # armed sweep is rounded up to the grid, so a burst of sends keeps one timer: only
         # a look due a whole grid step before it needs an earlier one.
@@ -366,7 +381,7 @@ class _Channel:
             key in table for table in self._retried.values()
         )
 
-    def _resend(self, timeout: float, first: int, sent: float, report: Report) -> None:
+    def _resend(self, timeout: float, first: int, sent: float, report: Launch | _Answering) -> None:
         """Half the timeout passed without a reply: send one more echo. Either reply ends
         the probe, so one lost packet no longer fails it; a host that is really gone still
         fails at the full timeout. (fping's retries; at 5 % loss a probe now fails 1 time
@@ -415,7 +430,7 @@ class _Channel:
         in a drain of 1,000 loopback replies)."""
         reader = self._reader
         view = reader.view
-        unpack = _IPV4_REPLY.unpack_from
+        replies = _IPV4_REPLIES.iter_unpack
         ident = self._ident
         only = tables[0] if len(tables) == 1 else None
         for _ in range(_READ_BATCH // reader.batch):
@@ -425,14 +440,15 @@ class _Channel:
                 # A queued ICMP error (e.g. host unreachable); it names no single probe,
                 # whose own expiry will report it.
                 continue
-            sizes = reader.sizes()
             answered = []
-            for i in range(got):
-                size = sizes[i]
+            start = -STRIDE
+            # sizes() also has stale sizes past the datagrams read: zip stops at those.
+            for (header, source, kind, reply_ident, seq), size in zip(
+                replies(view[: got * STRIDE]), reader.sizes(), strict=False
+            ):
+                start += STRIDE
                 if size < _IPV4_REPLY.size:
                     continue
-                start = i * STRIDE
-                header, source, kind, reply_ident, seq = unpack(view, start)
                 if header != _IPV4_PLAIN_HEADER:
                     # Options lengthen the IP header: its length is in its low four bits.
                     at = (header & 0x0F) << 2
@@ -448,7 +464,7 @@ class _Channel:
             for key in answered:
                 waiting = only.pop(key, None) if only is not None else _pop(tables, key)
                 if waiting is not None:
-                    waiting[1](_new_tuple(ProbeResult, (True, now - waiting[0], "")))
+                    waiting[1].answered(now - waiting[0])
                 elif self._retried:
                     self._answer_retried(key)
             if got < reader.batch:
@@ -478,7 +494,7 @@ class _Channel:
             key = _number(family, source[0]) << 16 | data[6] << 8 | data[7]
             waiting = only.pop(key, None) if only is not None else _pop(tables, key)
             if waiting is not None:
-                waiting[1](_new_tuple(ProbeResult, (True, monotonic() - waiting[0], "")))
+                waiting[1].answered(monotonic() - waiting[0])
             elif self._retried:
                 self._answer_retried(key)
 
@@ -496,7 +512,7 @@ class _Channel:
             if entry is not None:
                 if entry[2] is not None:
                     table.pop(entry[2], None)
-                entry[1](_new_tuple(ProbeResult, (True, monotonic() - entry[0], "")))
+                entry[1].answered(monotonic() - entry[0])
                 return
 
     def _anything_waiting(self) -> bool:
