@@ -248,7 +248,9 @@ async def test_a_message_the_kernel_refuses_fails_its_probe_from_the_loop_and_no
     sender._sendmmsg = refuse_one
     launches = [Launch(probe, address) for address in addresses(5)]
     probe.start_many(launches)
-    assert all(launch.results == [] for launch in launches)
+    # Replies already queued may be reported at once; a refusal only from the loop, so
+    # that the caller is never re-entered with a failure of its own call.
+    assert launches[2].results == []
     results = await reported(launches)
     assert results[2] == [ProbeResult(False, None, "operation not permitted")]
     assert all(len(found) == 1 and found[0].ok for i, found in enumerate(results) if i != 2)

@@ -65,7 +65,9 @@ class BatchProbe(Probe, Protocol):
         """What `start_many` needs of `address`, or None if it must go through `start`."""
 
     def start_many(self, launches: Sequence[Launch]) -> None:
-        """`start` for each launch; every report is called from the event loop, as there."""
+        """`start` for each launch. Replies already queued when the sends return may be
+        reported before this returns (loopback answers inside the send); a probe that
+        could not be sent is reported later, from the loop, as by `start`."""
 
 
 def failure(exc: OSError) -> ProbeResult:
