@@ -85,13 +85,15 @@ _Retried = tuple[float, "Launch | _Answering", "int | None", float]
 
 
 class _Answering:
-    """A plain report, waiting beside the launches of batches: a reply calls `answered`,
-    which only a launch has, so that the hot path builds no ProbeResult."""
+    """A plain report and its address, waiting beside the launches of batches: a reply
+    calls `answered`, which only a launch has, so that the hot path builds no ProbeResult;
+    a second echo goes to `address`, as a launch's does."""
 
-    __slots__ = ("report",)
+    __slots__ = ("report", "address")
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, address: str) -> None:
         self.report = report
+        self.address = address
 
     def __call__(self, result: ProbeResult) -> None:
         self.report(result)
@@ -295,7 +297,7 @@ class _Channel:
             self._loop.call_soon(report, failure(exc))
             return
         now = monotonic()
-        table[key] = (now, _Answering(report))
+        table[key] = (now, _Answering(report, address))
         # The first look at a probe is at half its timeout, when it may be sent again. The
         # armed sweep is rounded up to the grid, so a burst of sends keeps one timer: only
         # a look due a whole grid step before it needs an earlier one.
@@ -393,11 +395,11 @@ class _Channel:
         table = self._retried.get(timeout)
         if table is None:
             table = self._retried[timeout] = {}
-        number = first >> 16
-        second = self._free_key(number)
+        second = self._free_key(first >> 16)
         if second is not None:
             try:
-                self._sock.sendto(self._packets[second & 0xFFFF], (_text(self._family, number), 0))
+                # As the caller spelled it, which sendto already took for the first echo.
+                self._sock.sendto(self._packets[second & 0xFFFF], (report.address, 0))
                 self._seq = second & 0xFFFF
             except OSError:
                 second = None
@@ -598,7 +600,3 @@ def _number(family: int, address: str) -> int:
     """An address as one int, however it is spelled ("::1" or "0:0:0:0:0:0:0:1"); a
     scope ("fe80::1%eth0") is left out, as replies to either scope carry the same."""
     return int.from_bytes(socket.inet_pton(family, address.partition("%")[0]), "big")
-
-
-def _text(family: int, number: int) -> str:
-    return socket.inet_ntop(family, number.to_bytes(4 if family == socket.AF_INET else 16, "big"))
