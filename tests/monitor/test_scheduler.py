@@ -169,6 +169,87 @@ async def test_probes_of_one_vim_never_overlap(scheduler: Scheduler, fake: FakeP
     assert len(fake.starts) >= 4
 
 
+class FakeBatchProbe(FakeProbe):
+    """A FakeProbe that also takes IPv4 literals in batches, and records each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+
+    def route(self, address: str) -> int | None:
+        return None if ":" in address else int.from_bytes(socket.inet_aton(address), "big")
+
+    def start(self, target: Target, address: str, timeout: float, report: Report) -> None:
+        self.singles.append(address)
+        super().start(target, address, timeout, report)
+
+    def start_many(self, launches: list) -> None:
+        self.batches.append([launch.address for launch in launches])
+        for launch in launches:
+            assert launch.route == self.route(launch.address)
+            super().start(LOOPBACK, launch.address, launch.timeout, launch)
+
+
+async def test_a_slots_ipv4_probes_go_to_a_batching_probe_in_one_call(
+    conductor: Conductor,
+) -> None:
+    batching = FakeBatchProbe()
+    scheduler = Scheduler(conductor, probes={"icmp": batching})
+    await scheduler.start()
+    try:
+        v4 = [f"127.0.0.{i}" for i in range(1, 21)]
+        for address in [*v4, "::1", "::2"]:
+            target = target_from_auth_url(
+                f"http://[{address}]/" if ":" in address else f"http://{address}/"
+            )
+            scheduler.add(spec(address, target, interval=0.5))
+        await wait_until(lambda: len(conductor.calls) == 22)
+        assert sorted(sum(batching.batches, [])) == sorted(v4)
+        # New VIMs share slots (up to the wheel's slack each), each slot one call.
+        assert all(len(batch) > 1 for batch in batching.batches)
+        assert sorted(batching.singles) == ["::1", "::2"]
+    finally:
+        await scheduler.close()
+
+
+class AnsweringProbe(FakeBatchProbe):
+    """Reports each batched probe as a reply of `rtt` seconds through `answered`, the way
+    the ICMP probe reports replies, or as a timeout when `ok` is false."""
+
+    rtt = 0.002
+
+    def start_many(self, launches: list) -> None:
+        self.batches.append([launch.address for launch in launches])
+        loop = asyncio.get_running_loop()
+        for launch in launches:
+            if self.ok:
+                loop.call_soon(launch.answered, self.rtt)
+            else:
+                loop.call_soon(launch, ProbeResult(False, None, "timeout"))
+
+
+async def test_observers_see_each_result_and_answered_replies_set_the_rtt(
+    conductor: Conductor,
+) -> None:
+    answering = AnsweringProbe()
+    scheduler = Scheduler(conductor, probes={"icmp": answering})
+    seen: list[tuple[str, ProbeResult]] = []
+    scheduler.probe_observers.append(lambda vim_id, result: seen.append((vim_id, result)))
+    await scheduler.start()
+    try:
+        scheduler.add(spec("vim-1", interval=0.05))
+        await wait_until(lambda: len(seen) >= 2)
+        assert seen[:2] == [("vim-1", ProbeResult(True, 0.002, ""))] * 2
+        assert scheduler.rtt_of("vim-1") == 0.002
+        answering.ok = False
+        await wait_until(lambda: not seen[-1][1].ok)
+        assert seen[-1] == ("vim-1", ProbeResult(False, None, "timeout"))
+        assert scheduler.rtt_of("vim-1") == 0.002
+    finally:
+        await scheduler.close()
+
+
 @pytest.mark.parametrize(("interval", "timeout", "used"), [(0.1, 5.0, 0.1), (1.0, 0.3, 0.3)])
 async def test_timeout_is_clamped_to_the_interval(
     scheduler: Scheduler, fake: FakeProbe, interval: float, timeout: float, used: float

@@ -3,16 +3,19 @@
 Built to hold very many VIMs in one process. An idle monitor is one slotted object (its
 own status tracker) sitting in a slot of its interval's timing wheel, with no timer and
 no task of its own: the wheel fires a whole slot at a time, and the monitor itself is the
-callback its probe reports to. Tasks exist only while a DNS name is being resolved or a
-status change is being reported, both rare.
+callback its probe reports to. A wheel holds the VIMs of one interval and one probe kind,
+so a slot's probes go to their probe in one batch where it can take them (ICMP). Tasks
+exist only while a DNS name is being resolved or a status change is being reported, both
+rare.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from vimwatch.errors import InvalidConfig
 from vimwatch.monitor.probes import PROBES, Probe, ProbeResult, open_probe
@@ -58,6 +61,7 @@ class _Monitor(StatusTracker):
         "scheduler",
         "by_name",
         "address",
+        "route",
         "slot",
         "in_flight",
         "overdue",
@@ -75,7 +79,10 @@ class _Monitor(StatusTracker):
         self.scheduler = scheduler
         host = spec.target.host
         self.by_name = not is_ip_literal(host)
-        self.address: str | None = None if self.by_name else host
+        self.address: str | None = None
+        self.route: int | None = None
+        if not self.by_name:
+            self.locate(host)
         self.slot = -1
         self.in_flight = False
         self.overdue = False
@@ -83,19 +90,43 @@ class _Monitor(StatusTracker):
         self.resolving: asyncio.Task[None] | None = None
         self.last_rtt: float | None = None
 
+    def locate(self, address: str | None) -> None:
+        """Where to probe next (None: resolve the name first); and the probe's own form of
+        it, for launching in a batch, when the probe launches in batches."""
+        self.address = address
+        route = getattr(self.probe, "route", None)
+        self.route = None if address is None or route is None else route(address)
+
     def __call__(self, result: ProbeResult) -> None:
         """The probe's report: count the result, and report or re-probe if due."""
+        if result.ok:
+            self.answered(result.rtt)
+            return
         if self.stopped:
             return
         self.in_flight = False
         for tell in self.scheduler.probe_observers:
             tell(self.spec.vim_id, result)
-        ok = result.ok
-        if ok:
-            self.last_rtt = result.rtt
-        else:
-            self.scheduler._count_failure(self, result)
-        if self.observe(ok) is not None:
+        self.scheduler._count_failure(self, result)
+        if self.observe(False) is not None:
+            self.scheduler._report(self)
+        if self.overdue:
+            self.overdue = False
+            self.scheduler._launch(self)
+
+    def answered(self, rtt: float) -> None:
+        """A successful probe's report, which a batching probe makes without building a
+        ProbeResult; built here only for observers."""
+        if self.stopped:
+            return
+        self.in_flight = False
+        observers = self.scheduler.probe_observers
+        if observers:
+            result = ProbeResult(True, rtt, "")
+            for tell in observers:
+                tell(self.spec.vim_id, result)
+        self.last_rtt = rtt
+        if self.observe(True) is not None:
             self.scheduler._report(self)
         if self.overdue:
             self.overdue = False
@@ -129,7 +160,7 @@ class Scheduler:
         self._owned: list[Probe] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitors: dict[str, _Monitor] = {}
-        self._wheels: dict[float, Wheel[_Monitor]] = {}
+        self._wheels: dict[tuple[float, Probe], Wheel[_Monitor]] = {}
         # VIMs with a report queued or in flight, and the queue the next flush sends.
         self._reports: set[str] = set()
         self._queued: list[tuple[_Monitor, str]] = []
@@ -190,10 +221,12 @@ class Scheduler:
         except ValueError as exc:
             raise InvalidConfig(f"VIM {spec.vim_id}: {exc}") from exc
         self.remove(spec.vim_id)
-        wheel = self._wheels.get(spec.interval)
+        key = (spec.interval, probe)
+        wheel = self._wheels.get(key)
         if wheel is None:
-            wheel = Wheel(self._loop, spec.interval, self._fire, _is_live, self.slip)
-            self._wheels[spec.interval] = wheel
+            fire = partial(self._fire, getattr(probe, "start_many", None))
+            wheel = Wheel(self._loop, spec.interval, fire, _is_live, self.slip)
+            self._wheels[key] = wheel
         monitor.slot = wheel.place(monitor)
         self._monitors[spec.vim_id] = monitor
 
@@ -202,12 +235,12 @@ class Scheduler:
         if monitor is None:
             return False
         self._stop(monitor)
-        interval = monitor.spec.interval
-        wheel = self._wheels.get(interval)
+        key = (monitor.spec.interval, monitor.probe)
+        wheel = self._wheels.get(key)
         if wheel is not None:
             wheel.vacate(monitor.slot)
             if not wheel.members:
-                del self._wheels[interval]
+                del self._wheels[key]
         return True
 
     def __contains__(self, vim_id: object) -> bool:
@@ -236,9 +269,13 @@ class Scheduler:
             monitor.resolving.cancel()
             monitor.resolving = None
 
-    def _fire(self, monitors: list[_Monitor]) -> None:
-        """Launch one slot's probes; the hot path, so the common case is inlined."""
+    def _fire(
+        self, start_many: Callable[[Sequence[_Monitor]], None] | None, monitors: list[_Monitor]
+    ) -> None:
+        """Launch one slot's probes (all of one probe, which has `start_many` or not); the
+        hot path, so the common case is inlined."""
         launched = 0
+        batch = []
         for monitor in monitors:
             if monitor.in_flight:
                 # Timeout equal to the interval makes the tick and the expiry race; probe
@@ -247,12 +284,15 @@ class Scheduler:
                 continue
             monitor.in_flight = True
             launched += 1
-            address = monitor.address
-            if address is None:
+            if monitor.route is not None:
+                batch.append(monitor)
+            elif monitor.address is None:
                 monitor.resolving = self._spawn(self._resolve_and_probe(monitor))
             else:
-                monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor)
+                monitor.probe.start(monitor.spec.target, monitor.address, monitor.timeout, monitor)
         self.probes_sent += launched
+        if batch:
+            start_many(batch)
 
     def _launch(self, monitor: _Monitor) -> None:
         monitor.in_flight = True
@@ -273,14 +313,14 @@ class Scheduler:
             monitor(ProbeResult(False, None, f"cannot resolve {host}: {reason}"))
             return
         monitor.resolving = None
-        monitor.address = address
+        monitor.locate(address)
         monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor)
 
     def _count_failure(self, monitor: _Monitor, result: ProbeResult) -> None:
         self.probes_lost += 1
         if monitor.by_name:
             # The VIM may have moved; look its name up again before the next probe.
-            monitor.address = None
+            monitor.locate(None)
         log.debug("VIM %s probe failed: %s", monitor.spec.vim_id, result.reason)
 
     def _report(self, monitor: _Monitor) -> None:

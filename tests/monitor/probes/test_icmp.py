@@ -1,4 +1,6 @@
 import asyncio
+import ctypes
+import errno
 import json
 import logging
 import socket
@@ -14,6 +16,7 @@ from tests.monitor.probes.support import pending_timers, probe_once
 from vimwatch.monitor.probes import IcmpProbe, TcpProbe, icmp, open_probe
 from vimwatch.monitor.probes.base import ProbeResult
 from vimwatch.monitor.probes.batch import SingleReader
+from vimwatch.monitor.probes.mmsg import Mmsghdr
 from vimwatch.monitor.target import target_from_auth_url
 
 TARGET = target_from_auth_url("http://127.0.0.1/")
@@ -176,6 +179,134 @@ async def test_a_burst_of_probes_arms_one_sweep_timer(probe: IcmpProbe) -> None:
         probe.start(TARGET, f"127.0.0.{host}", 1.0, reports.append)
     assert len(loop._scheduled) == timers + 1  # type: ignore[attr-defined]
     loop.add_reader(channel._sock.fileno(), channel._drain)
+
+
+class Launch:
+    """A caller's record of one probe of a batch, and the report it gets."""
+
+    def __init__(self, probe: IcmpProbe, address: str, timeout: float = 1.0) -> None:
+        self.address = address
+        self.route = probe.route(address)
+        self.timeout = timeout
+        self.results: list[ProbeResult] = []
+        self.done = asyncio.Event()
+
+    def __call__(self, result: ProbeResult) -> None:
+        self.results.append(result)
+        self.done.set()
+
+    def answered(self, rtt: float) -> None:
+        self(ProbeResult(True, rtt, ""))
+
+
+async def reported(launches: list[Launch], linger: float = 0.1) -> list[list[ProbeResult]]:
+    async with asyncio.timeout(3):
+        for launch in launches:
+            await launch.done.wait()
+    await asyncio.sleep(linger)
+    return [launch.results for launch in launches]
+
+
+def addresses(count: int) -> list[str]:
+    return [f"127.0.{i // 200}.{i % 200 + 1}" for i in range(count)]
+
+
+async def test_a_batch_of_probes_each_gets_its_own_reply(probe: IcmpProbe) -> None:
+    launches = [Launch(probe, address) for address in addresses(600)]
+    probe.start_many(launches)
+    results = await reported(launches)
+    assert all(len(found) == 1 and found[0].ok for found in results)
+    assert all(0 < found[0].rtt < 0.5 for found in results)
+
+
+async def test_only_ipv4_literals_are_routed_to_batches(probe: IcmpProbe) -> None:
+    assert probe.route("127.0.1.2") == 0x7F000102
+    assert probe.route("::1") is None
+    assert probe.route("not-an-address") is None
+
+
+async def test_a_message_the_kernel_refuses_fails_its_probe_from_the_loop_and_no_other(
+    probe: IcmpProbe,
+) -> None:
+    channel = probe._channels[socket.AF_INET]
+    sender = channel._sender
+    if sender is None:
+        pytest.skip("libc has no sendmmsg")
+    real = sender._sendmmsg
+    message = ctypes.sizeof(Mmsghdr)
+    refused_seq = (channel._seq + 3) & 0xFFFF  # the third probe of the batch
+
+    def refuse_one(fd: int, address: int, count: int, flags: int) -> int:
+        # As the kernel does: a refused message ends the call; when it is the first, the
+        # call fails with its errno.
+        offset = (refused_seq - (address - sender._base) // message) & 0xFFFF
+        if offset == 0:
+            ctypes.set_errno(errno.EPERM)
+            return -1
+        return real(fd, address, min(count, offset), flags)
+
+    sender._sendmmsg = refuse_one
+    launches = [Launch(probe, address) for address in addresses(5)]
+    probe.start_many(launches)
+    # Replies already queued may be reported at once; a refusal only from the loop, so
+    # that the caller is never re-entered with a failure of its own call.
+    assert launches[2].results == []
+    results = await reported(launches)
+    assert results[2] == [ProbeResult(False, None, "operation not permitted")]
+    assert all(len(found) == 1 and found[0].ok for i, found in enumerate(results) if i != 2)
+
+
+async def test_a_probe_whose_sequence_is_in_use_for_its_address_goes_on_another(
+    probe: IcmpProbe,
+) -> None:
+    loop = asyncio.get_running_loop()
+    channel = probe._channels[socket.AF_INET]
+    loop.remove_reader(channel._sock.fileno())
+    earlier = Launch(probe, "127.0.0.1")
+    probe.start_many([earlier])
+    # The next batch starts on the sequence the unanswered probe above still holds.
+    channel._seq = (channel._seq - 1) & 0xFFFF
+    launches = [Launch(probe, "127.0.0.1"), Launch(probe, "127.0.0.2")]
+    probe.start_many(launches)
+    loop.add_reader(channel._sock.fileno(), channel._drain)
+    results = await reported([earlier, *launches])
+    assert all(len(found) == 1 and found[0].ok for found in results)
+
+
+async def test_without_sendmmsg_a_batch_is_sent_one_probe_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(icmp, "open_burst_sender", lambda sock, packets: None)
+    probe = IcmpProbe()
+    try:
+        await probe.open()
+    except icmp.ProbeUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        launches = [Launch(probe, address) for address in addresses(300)]
+        probe.start_many(launches)
+        results = await reported(launches)
+        assert all(len(found) == 1 and found[0].ok for found in results)
+    finally:
+        await probe.close()
+
+
+async def test_ipv4_requests_carry_dont_fragment(probe: IcmpProbe) -> None:
+    # With DF set Linux leaves the IP ID of an unconnected raw socket's packets alone
+    # instead of hashing up one per packet.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    listener.settimeout(1.0)
+    try:
+        launch = Launch(probe, "127.0.0.9")
+        probe.start_many([launch])
+        while True:
+            packet = listener.recv(128)
+            if packet[20] == 8 and packet[16:20] == socket.inet_aton("127.0.0.9"):
+                break
+    finally:
+        listener.close()
+    flags_and_offset = struct.unpack_from("!H", packet, 6)[0]
+    assert flags_and_offset & 0x4000
 
 
 async def test_icmp_falls_back_to_tcp_with_a_warning_when_no_socket_can_be_opened(

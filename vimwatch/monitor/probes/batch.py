@@ -14,6 +14,8 @@ import errno
 import socket
 import struct
 
+from vimwatch.monitor.probes.mmsg import Iovec, Mmsghdr, libc_call
+
 #: Datagrams taken per call.
 BATCH = 64
 #: Bytes kept of each datagram: an IPv4 header with every option (60) and an ICMP header.
@@ -23,31 +25,10 @@ _RETRY = (errno.EINTR,)
 _EMPTY = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
-class _Iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
-
-
-class _Msghdr(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_void_p),
-        ("namelen", ctypes.c_uint32),
-        ("iov", ctypes.POINTER(_Iovec)),
-        ("iovlen", ctypes.c_size_t),
-        ("control", ctypes.c_void_p),
-        ("controllen", ctypes.c_size_t),
-        ("flags", ctypes.c_int),
-    ]
-
-
-class _Mmsghdr(ctypes.Structure):
-    _fields_ = [("header", _Msghdr), ("length", ctypes.c_uint)]
-
-
 # The received size of every message of the array, in one call: each message's `msg_len`
 # sits after its header, padded to the array's stride.
 _SIZES = struct.Struct(
-    "="
-    + f"{_Mmsghdr.length.offset}xI{ctypes.sizeof(_Mmsghdr) - _Mmsghdr.length.offset - 4}x" * BATCH
+    "=" + f"{Mmsghdr.length.offset}xI{ctypes.sizeof(Mmsghdr) - Mmsghdr.length.offset - 4}x" * BATCH
 )
 
 
@@ -73,8 +54,8 @@ class BatchReader:
         self._recvmmsg = recvmmsg
         self._fd = sock.fileno()
         self._buffer = ctypes.create_string_buffer(BATCH * STRIDE)
-        self._iovecs = (_Iovec * BATCH)()
-        self._messages = (_Mmsghdr * BATCH)()
+        self._iovecs = (Iovec * BATCH)()
+        self._messages = (Mmsghdr * BATCH)()
         start = ctypes.addressof(self._buffer)
         for i in range(BATCH):
             self._iovecs[i].base = start + i * STRIDE
@@ -128,17 +109,9 @@ class SingleReader:
 
 def open_batch_reader(sock: socket.socket) -> BatchReader | SingleReader:
     """A batch reader for `sock`; one that reads singly where libc offers no recvmmsg."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        recvmmsg = libc.recvmmsg
-    except (OSError, AttributeError):
+    recvmmsg = libc_call(
+        "recvmmsg", [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+    )
+    if recvmmsg is None:
         return SingleReader(sock)
-    recvmmsg.argtypes = [
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_uint,
-        ctypes.c_int,
-        ctypes.c_void_p,
-    ]
-    recvmmsg.restype = ctypes.c_int
     return BatchReader(recvmmsg, sock)
