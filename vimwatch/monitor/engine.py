@@ -34,6 +34,7 @@ CONDUCTOR_TOPIC = "vimwatch.conductor"
 _LOAD_CHUNK = 5000  # below every database's limit on bound parameters
 # Lease rounds between two counts of this engine's leases against its running monitors.
 _CHECK_EVERY = 8
+_START_CHUNK = 1000
 # How long a woken engine waits for more registrations before its round: registrations
 # arriving one call each then share a round instead of each paying for one.
 _WAKE_GATHER = 0.05
@@ -172,8 +173,12 @@ class Engine:
             await self._stop_monitor(vim_id)
         await self._end_flapping()
         if new:
-            for monitor in await asyncio.to_thread(self._load, new):
+            for index, monitor in enumerate(await asyncio.to_thread(self._load, new)):
                 await self._start_monitor(monitor)
+                if index % _START_CHUNK == _START_CHUNK - 1:
+                    # Starting 100,000 monitors holds the loop for seconds: let the probes
+                    # that fall due meanwhile go out, rather than all of them at the end.
+                    await asyncio.sleep(0)
 
     async def kill(self, vim_id: str) -> None:
         """Stop a VIM's monitor and record that its task and execution ended cleanly."""
