@@ -11,9 +11,12 @@ import sys
 from typing import Any
 
 
-def scheduler_load(vims: int, interval: float, seconds: float, timeout: float = 1.0) -> dict:
+def scheduler_load(
+    vims: int, interval: float, seconds: float, timeout: float = 1.0, settle: float = 0.0
+) -> dict:
     argv = [sys.executable, "-m", "bench.scheduler_load", "--vims", str(vims)]
     argv += ["--interval", str(interval), "--timeout", str(timeout), "--seconds", str(seconds)]
+    argv += ["--settle", str(settle)]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"scheduler load of {vims} VIMs failed:\n{done.stderr[-2000:]}")
