@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import ctypes
 import errno
 import json
@@ -31,13 +32,22 @@ def rfc1071_checksum(data: bytes) -> int:
 
 @pytest.fixture
 async def probe() -> AsyncIterator[IcmpProbe]:
+    async with opened_probe() as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def opened_probe() -> AsyncIterator[IcmpProbe]:
+    """An IcmpProbe opened now, after whatever the test patched; skips without raw sockets."""
     opened = IcmpProbe()
     try:
         await opened.open()
     except icmp.ProbeUnavailable as exc:
         pytest.skip(f"no raw ICMP socket here: {exc}")
-    yield opened
-    await opened.close()
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1"])
@@ -72,20 +82,13 @@ async def test_replies_are_matched_as_well_when_read_one_per_system_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(icmp, "open_batch_reader", SingleReader)
-    probe = IcmpProbe()
-    try:
-        await probe.open()
-    except icmp.ProbeUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    async with opened_probe() as probe:
         assert isinstance(probe._channels[socket.AF_INET]._reader, SingleReader)
         addresses = [f"127.0.{i}.{j}" for i in range(4) for j in range(1, 51)]
         results = await asyncio.gather(
             *(probe_once(probe, TARGET, address, timeout=1.0) for address in addresses)
         )
         assert all(result.ok for result in results), [r for r in results if not r.ok][:3]
-    finally:
-        await probe.close()
 
 
 async def test_probes_sent_from_reports_while_replies_are_read_all_get_their_replies(
@@ -277,18 +280,11 @@ async def test_without_sendmmsg_a_batch_is_sent_one_probe_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(icmp, "open_burst_sender", lambda sock, packets: None)
-    probe = IcmpProbe()
-    try:
-        await probe.open()
-    except icmp.ProbeUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    async with opened_probe() as probe:
         launches = [Launch(probe, address) for address in addresses(300)]
         probe.start_many(launches)
         results = await reported(launches)
         assert all(len(found) == 1 and found[0].ok for found in results)
-    finally:
-        await probe.close()
 
 
 async def test_ipv4_requests_carry_dont_fragment(probe: IcmpProbe) -> None:
