@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from vimwatch.conductor.client import CONDUCTOR_TOPIC, update_vims
 from vimwatch.errors import VimwatchError
-from vimwatch.messaging.base import MessagingError, Transport
+from vimwatch.messaging.base import Transport
 from vimwatch.metrics.instruments import CONDUCTOR_CALL_SECONDS
 from vimwatch.monitor.flapping import FlapDetector
 from vimwatch.monitor.guard import IsolationGuard
@@ -30,7 +31,6 @@ from vimwatch.registry.database import Registry, utcnow
 from vimwatch.workflows.backends.base import ENGINE_ADDRESS, kill_address
 
 LOG = logging.getLogger(__name__)
-CONDUCTOR_TOPIC = "vimwatch.conductor"
 _LOAD_CHUNK = 5000  # below every database's limit on bound parameters
 # Lease rounds between two counts of this engine's leases against its running monitors.
 _CHECK_EVERY = 8
@@ -265,17 +265,14 @@ class Engine:
             return outcomes
         previous = {changes[i][0]: self.scheduler.status_of(changes[i][0]) for i in sent}
         with CONDUCTOR_CALL_SECONDS.time():
-            applied = await self._transport.call(
-                CONDUCTOR_TOPIC,
-                "update_vims",
-                timeout=self._report_timeout,
-                changes=[
-                    [vim_id, status, vim_id in self._flaps.flapping]
+            applied = await update_vims(
+                self._transport,
+                [
+                    (vim_id, status, vim_id in self._flaps.flapping)
                     for vim_id, status in (changes[i] for i in sent)
                 ],
+                timeout=self._report_timeout,
             )
-        if not isinstance(applied, list) or len(applied) != len(sent):
-            raise MessagingError(f"the conductor answered {len(sent)} changes with {applied!r}")
         for i, result in zip(sent, applied, strict=True):
             vim_id, status = changes[i]
             if result is None:

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vimwatch.api.app import create_app
+from vimwatch.conductor.client import CONDUCTOR_TOPIC
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
 from vimwatch.dashboard.feed import EventFeed
@@ -22,7 +23,7 @@ from vimwatch.messaging.factory import open_transport
 from vimwatch.metrics.collectors import metrics_registry
 from vimwatch.metrics.loop_lag import LoopLag
 from vimwatch.metrics.probes import ProbeStats
-from vimwatch.monitor.engine import CONDUCTOR_TOPIC, Engine
+from vimwatch.monitor.engine import Engine
 from vimwatch.roles.reconciler import keep_reconciling
 from vimwatch.roles.runtime import open_registry
 from vimwatch.secrets.keyring import Keyring

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from vimwatch.conductor.client import CONDUCTOR_TOPIC
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
 from vimwatch.messaging.factory import open_transport
 from vimwatch.metrics.collectors import metrics_registry
 from vimwatch.metrics.exporter import serving_metrics
-from vimwatch.monitor.engine import CONDUCTOR_TOPIC
 from vimwatch.roles.runtime import open_registry, until_signalled
 
 LOG = logging.getLogger(__name__)

@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from vimwatch.conductor.client import update_vims
 from vimwatch.errors import VimwatchError
 from vimwatch.messaging.base import MessagingError, run_from_thread
 from vimwatch.messaging.rabbit import RabbitTransport
-from vimwatch.monitor.engine import CONDUCTOR_TOPIC, monitor_spec
+from vimwatch.monitor.engine import monitor_spec
 from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
 from vimwatch.workflows.backends.base import kill_address
 
@@ -200,14 +201,11 @@ class MonitorRuntime:
 
     async def _report_statuses(self, changes: list[tuple[str, str]]) -> list[str | Exception]:
         """Same contract as the embedded engine: the conductor's answers are the statuses."""
-        applied = await self._transport.call(
-            CONDUCTOR_TOPIC,
-            "update_vims",
+        applied = await update_vims(
+            self._transport,
+            [(vim_id, status, False) for vim_id, status in changes],
             timeout=self._report_timeout,
-            changes=[[vim_id, status, False] for vim_id, status in changes],
         )
-        if not isinstance(applied, list) or len(applied) != len(changes):
-            raise MessagingError(f"the conductor answered {len(changes)} changes with {applied!r}")
         outcomes: list[str | Exception] = []
         for (vim_id, status), result in zip(changes, applied, strict=True):
             if result is None:
