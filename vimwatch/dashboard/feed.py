@@ -92,16 +92,13 @@ class EventFeed:
         loop = asyncio.get_running_loop()
         gaps: dict[int, float] = {}  # id -> when to stop waiting for it
         while True:
-            if not self._subscriptions:
-                gaps.clear()
-                try:
-                    self.last_seen = await asyncio.to_thread(self._latest)
-                except Exception as exc:  # the feed must outlive any one bad poll
-                    LOG.warning("event feed cannot read the registry: %s", type(exc).__name__)
-                await asyncio.sleep(POLL)
-                continue
             try:
-                events, late = await asyncio.to_thread(self._newer, self.last_seen, list(gaps))
+                if self._subscriptions:
+                    events, late = await asyncio.to_thread(self._newer, self.last_seen, list(gaps))
+                else:
+                    gaps.clear()
+                    events, late = [], []
+                    self.last_seen = await asyncio.to_thread(self._latest)
             except Exception as exc:  # the feed must outlive any one bad poll
                 LOG.warning("event feed cannot read the registry: %s", type(exc).__name__)
                 events, late = [], []
