@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import signal
 import sys
 import traceback
@@ -19,6 +20,11 @@ BENCHES = {
     "registration": "bench.registration",
     "api": "bench.api_scale",
     "stability": "bench.stability",
+    "server": "bench.server_cost",
+    "load": "bench.load",
+    "apichecks": "bench.api_checks",
+    "keystone_logins": "bench.keystone_logins",
+    "availability": "bench.availability",
 }
 
 
@@ -27,7 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("benches", nargs="+", choices=[*BENCHES, "all"])
     parser.add_argument("--quick", action="store_true", help="a small, fast run (smoke test)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    # Sizes of a bench that takes them (load): a shorter or smaller run than the figure's.
+    parser.add_argument("--vims", type=int, help="VIMs in the fleet (load, availability)")
+    parser.add_argument("--clients", type=int, help="concurrent API clients (load)")
+    parser.add_argument("--duration", type=float, help="seconds of each phase (load)")
+    parser.add_argument("--minutes", type=float, help="length of the run (keystone_logins)")
     args = parser.parse_args(argv)
+    sizes = {
+        name: getattr(args, name)
+        for name in ("vims", "clients", "duration", "minutes")
+        if getattr(args, name) is not None
+    }
     # Stopped with SIGTERM, unwind like Ctrl-C: labs, servers and scratch dirs go away.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = list(BENCHES) if "all" in args.benches else args.benches
@@ -36,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module = importlib.import_module(BENCHES[name])
         try:
-            found = module.run(args.quick, args.results)
+            taken = inspect.signature(module.run).parameters
+            found = module.run(
+                args.quick, args.results, **{k: v for k, v in sizes.items() if k in taken}
+            )
         except Exception:
             # One benchmark that cannot run (no lab here, say) must not cost the others.
             traceback.print_exc()

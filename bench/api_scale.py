@@ -19,7 +19,7 @@ from bench.fleet import insert_fleet
 from bench.report import Figure, save
 from bench.server import BenchServer
 from bench.targets import loopback_addresses
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.registry.database import Registry, make_db_engine, migrate
 
 TARGET_SECONDS = 0.050
 REPEATS = 20
@@ -53,11 +53,11 @@ def run(quick: bool, results: Path) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="vimwatch-bench-") as scratch:
         state = Path(scratch) / "state"
         state.mkdir()
-        engine = make_engine(f"sqlite:///{state / 'vimwatch.db'}")
-        migrate(engine)
+        db_engine = make_db_engine(f"sqlite:///{state / 'vimwatch.db'}")
+        migrate(db_engine)
         began = time.monotonic()
-        ids = insert_fleet(Registry(engine), loopback_addresses(count), interval=10.0)
-        engine.dispose()
+        ids = insert_fleet(Registry(db_engine), loopback_addresses(count), interval=10.0)
+        db_engine.dispose()
         built = time.monotonic() - began
         with (
             BenchServer(state, role="api") as server,

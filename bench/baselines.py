@@ -62,6 +62,19 @@ def fping(addresses: list[str], rounds: int) -> Baseline:
     return Baseline("fping -i 0", len(addresses) * rounds, spent)
 
 
+def fping_steady(addresses: list[str], short: int = 3, long: int = 13) -> tuple[Baseline, Baseline]:
+    """fping's cost per probe once running: the difference of a long and a short run over
+    the same targets, so reading and resolving them (its start-up) cancels out. Returns
+    (steady state, the short run alone), the second to show how much start-up weighs."""
+    brief, lengthy = fping(addresses, short), fping(addresses, long)
+    steady = Baseline(
+        f"fping -i 0, steady state (-c {long} minus -c {short})",
+        lengthy.probes - brief.probes,
+        max(0.0, lengthy.cpu_seconds - brief.cpu_seconds),
+    )
+    return steady, brief
+
+
 def thread_per_vim(addresses: list[str], seconds: float, interval: float = 1.0) -> Baseline:
     """The old monitor: one thread per VIM, each forking `ping` once per interval."""
     ping = ensure_command("ping", "iputils-ping")

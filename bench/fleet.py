@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 
+from vimwatch.contract import RUNNING, TASK_NAME, workflow_name
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.models import Event, Execution, Task, Vim, Workflow
-from vimwatch.registry.workflows import RUNNING, TASK_NAME, workflow_name
 
 _CHUNK = 10_000
 

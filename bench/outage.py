@@ -20,7 +20,7 @@ from bench.fleet import insert_fleet
 from bench.server import BenchServer
 from bench.targets import loopback_addresses
 from tests.lab import Lab, LabHost, unavailable
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.registry.database import Registry, make_db_engine, migrate
 
 
 @dataclass
@@ -65,12 +65,12 @@ def outage_setting(
         state = Path(scratch) / "state"
         state.mkdir()
         database = state / "vimwatch.db"
-        engine = make_engine(f"sqlite:///{database}")
-        migrate(engine)
-        registry = Registry(engine)
+        db_engine = make_db_engine(f"sqlite:///{database}")
+        migrate(db_engine)
+        registry = Registry(db_engine)
         insert_fleet(registry, loopback_addresses(background), interval=background_interval)
         lab_ids = insert_fleet(registry, host.addresses, interval=interval, name="lab")
-        engine.dispose()
+        db_engine.dispose()
         with BenchServer(state) as server:
             server.wait_for_monitors(background + lab_vims, timeout=900)
             time.sleep(3 * interval)

@@ -14,8 +14,8 @@ import uuid
 
 from bench.process import cpu_seconds, rss_bytes
 from bench.targets import loopback_addresses
+from vimwatch.contract import REACHABLE
 from vimwatch.monitor.scheduler import MonitorSpec, Scheduler
-from vimwatch.monitor.status import REACHABLE
 from vimwatch.monitor.target import target_from_auth_url
 
 ADD_CHUNK = 1000

@@ -72,6 +72,13 @@ class BenchServer:
                 self._process.kill()
                 self._process.wait()
 
+    @property
+    def pid(self) -> int:
+        """The server's process id, for reading its (and its children's) cost."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def rss_bytes(self) -> int:
         """Resident memory of the server process (API, conductor and engine together)."""
         with open(f"/proc/{self._process.pid}/statm") as statm:

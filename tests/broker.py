@@ -5,13 +5,17 @@ The vhost is deleted afterwards, taking every queue, exchange and binding with i
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
+
+from vimwatch.messaging.rabbit import RabbitTransport
 
 
 def rabbitmqctl(*args: str, check: bool = True) -> str:
@@ -55,3 +59,17 @@ def kill_bindings(vhost: str) -> set[str]:
 def queues(vhost: str) -> list[str]:
     out = rabbitmqctl("list_queues", "-p", vhost, "-q", "--no-table-headers", "name")
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def cast(url: str, address: str, method: str, **kwargs: Any) -> None:
+    """A cast from a process of its own, as the api sends a kill on delete."""
+
+    async def send() -> None:
+        transport = RabbitTransport(url, process_name="test-api")
+        await transport.start()
+        try:
+            await transport.cast(address, method, **kwargs)
+        finally:
+            await transport.close()
+
+    asyncio.run(send())

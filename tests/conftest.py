@@ -11,7 +11,7 @@ import pytest
 from tests.databases import database_url, scratch_database  # noqa: F401 - a fixture
 from tests.fakes.keystone import FakeKeystone
 from tests.service import Server
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.registry.database import Registry, make_db_engine, migrate
 
 PASSWORD = "s3cret!pw-do-not-leak"
 
@@ -36,11 +36,21 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[Server]:
+    """The embedded server on SQLite, registering VIMs without logging in to them."""
+    service = Server(tmp_path / "state", env={"VIMWATCH_VALIDATE_VIMS": "false"}).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
 def registry(database_url: str) -> Iterator[Registry]:  # noqa: F811
     """A migrated registry on each supported database in turn."""
-    engine = make_engine(database_url)
-    migrate(engine)
+    db_engine = make_db_engine(database_url)
+    migrate(db_engine)
     try:
-        yield Registry(engine)
+        yield Registry(db_engine)
     finally:
-        engine.dispose()
+        db_engine.dispose()

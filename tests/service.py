@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,13 +19,28 @@ from typing import Any
 
 import httpx
 
+from tests import polling
+
 VIMWATCH = [sys.executable, "-m", "vimwatch"]
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 here), so the
+# port a test picks cannot be taken, before its server binds it, by the local end of some
+# outgoing connection (to RabbitMQ, PostgreSQL, ...), as a port from bind(0) can.
+_LISTEN_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody listens on, outside the ephemeral range."""
+    for _ in range(1000):
+        port = random.choice(_LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_LISTEN_PORTS}")
 
 
 class Process:
@@ -41,6 +57,9 @@ class Process:
             "VIMWATCH_STATE_DIR": str(state_dir),
             "VIMWATCH_MONITOR_INTERVAL": "0.2",
             "VIMWATCH_MONITOR_TIMEOUT": "0.2",
+            # The suite drives each server from one address far faster than any real
+            # caller; tests of the rate limit (tests/api/test_quotas.py) set their own.
+            "VIMWATCH_RATE_LIMIT": "0",
             **(env or {}),
         }
         self.env.pop("VIMWATCH_CONFIG", None)
@@ -55,15 +74,19 @@ class Process:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> bool:
+        """Signal the process and wait for it; False if it had to be killed after `timeout`."""
+        exited = True
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(15)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                exited = False
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        return exited
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -89,7 +112,11 @@ class Server(Process):
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                # One request that waits for the answer: the port listens before the
+                # server's start-up work, and requests given up on meanwhile would each
+                # still be answered, in turn, once it serves (seconds on a busy machine).
+                left = max(deadline - time.monotonic(), 1.0)
+                if httpx.get(f"{self.url}/healthz", timeout=left).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -97,6 +124,18 @@ class Server(Process):
         # Not left running: servers that missed their start would pile up on a busy machine.
         self.stop()
         raise RuntimeError(f"server did not come up within {timeout}s:\n{self.log()}")
+
+    def refuses_to_start(self, timeout: float = 60.0) -> str:
+        """Launch the server, which must exit by itself with an error; returns its log."""
+        self.launch("--port", str(self.port))
+        try:
+            returncode = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError(f"the server did not refuse to start:\n{self.log()}") from None
+        self.process = None
+        assert returncode != 0, self.log()
+        return self.log()
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.url + path, timeout=30, **kwargs)
@@ -117,14 +156,7 @@ class Server(Process):
         return json.loads(self.cli(*args, "-f", "json").stdout)
 
     def wait_for(self, predicate, timeout: float = 15.0, interval: float = 0.1) -> Any:  # noqa: ANN001
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(interval)
+        return polling.wait_for(predicate, timeout, interval)
 
     def register(self, name: str, address: str = "127.0.0.1", **monitor: object) -> str:
         """Register an unvalidated openstack VIM at `address`; returns its id."""

@@ -7,6 +7,7 @@ import random
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +52,69 @@ def test_kill_9_with_1000_vims_brings_every_monitor_back_once(tmp_path: Path) ->
         assert len(executions) == len(set(executions)) == 1000
     finally:
         server.stop()
+
+
+def _hundred_writes() -> list[tuple[str, dict, list[str]]]:
+    """Single registrations and fleet imports: (path, body, the names each would store)."""
+    writes = []
+    for n in range(100):
+        if n % 3 == 0:
+            names = [f"imported-{n}-{k}" for k in range(100)]
+            vims = [vim_body(name, f"127.0.4.{k + 1}")["vim"] for k, name in enumerate(names)]
+            writes.append(("/v1.0/vims/import", {"vims": vims}, names))
+        else:
+            writes.append(("/v1.0/vims", vim_body(f"single-{n}"), [f"single-{n}"]))
+    return writes
+
+
+@pytest.mark.parametrize("grace", ["30", "0.3"], ids=["grace-long-enough", "grace-cut-short"])
+def test_sigterm_with_100_writes_in_flight_answers_2xx_for_exactly_what_it_stored(
+    tmp_path: Path, grace: str
+) -> None:
+    # A slow monitor interval: the restarted server probes every VIM stored (thousands).
+    server = unvalidated(
+        tmp_path, VIMWATCH_SHUTDOWN_GRACE=grace, VIMWATCH_MONITOR_INTERVAL="10"
+    ).start()
+    writes = _hundred_writes()
+    start = threading.Barrier(len(writes) + 1)
+    first_answer = threading.Event()
+
+    def send(path: str, body: dict) -> httpx.Response | httpx.HTTPError:
+        with httpx.Client(base_url=server.url, timeout=120) as http:
+            start.wait()
+            try:
+                response = http.post(path, json=body)
+            except httpx.HTTPError as exc:
+                return exc
+            first_answer.set()
+            return response
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(writes)) as pool:
+            sent = [pool.submit(send, path, body) for path, body, _ in writes]
+            start.wait()
+            assert first_answer.wait(60)
+            assert server.stop(signal.SIGTERM, timeout=120), "the server did not stop by itself"
+            outcomes = [future.result() for future in sent]
+        stopped_log = server.log()
+        server.start()
+        listed = server.api("GET", "/v1.0/vims", params={"fields": ["id", "name"]}).json()["vims"]
+    finally:
+        server.stop()
+    stored = {vim["name"]: vim["id"] for vim in listed}
+    answered = 0
+    for (path, _, names), outcome in zip(writes, outcomes, strict=True):
+        if isinstance(outcome, httpx.Response) and outcome.is_success:
+            answered += 1
+            reply = outcome.json()
+            ids = [vim["id"] for vim in reply["vims"]] if "vims" in reply else [reply["vim"]["id"]]
+            assert [stored.get(name) for name in names] == ids, path
+            continue
+        assert not stored.keys() & set(names), f"{path} answered {outcome!r} but was stored"
+        if isinstance(outcome, httpx.Response):
+            assert outcome.status_code == 503, outcome.text
+    assert answered > 0
+    assert "Exception in ASGI application" not in stopped_log
 
 
 def test_concurrent_register_and_delete_of_the_same_names_leaves_no_orphans(tmp_path) -> None:

@@ -59,8 +59,10 @@ def test_a_flapping_vim_is_reported_once_as_flapping_instead_of_flooding(tmp_pat
             flood = len(server.monitor_states(vim_id))
             assert flood < 12, flood
             server.wait_for(lambda: len(events_of(server, vim_id, "FLAPPING")) == 2, timeout=30)
-        details = [e["event_details"] for e in events_of(server, vim_id, "FLAPPING")]
-        assert details == ["flapping started", "flapping stopped"]
-        assert server.vim_status(vim_id) == "REACHABLE"
+            details = [e["event_details"] for e in events_of(server, vim_id, "FLAPPING")]
+            assert details == ["flapping started", "flapping stopped"]
+            # Read while the lab's host is still up: its namespace goes when the lab ends,
+            # and the VIM rightly turns UNREACHABLE a probe later.
+            assert server.vim_status(vim_id) == "REACHABLE"
     finally:
         server.stop()

@@ -6,12 +6,15 @@ Each test gets a private PostgreSQL database and RabbitMQ vhost, and runs the re
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -19,7 +22,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from tests.broker import kill_bindings, private_vhost, queues, rabbitmqctl
+from tests import polling
+from tests.broker import cast, kill_bindings, private_vhost, queues, rabbitmqctl
 from tests.databases import scratch_database
 from tests.lab import Lab
 from tests.service import VIMWATCH, Process, Server, free_port
@@ -33,6 +37,7 @@ class Services:
     def __init__(self, tmp_path: Path, database_url: str, transport_url: str, vhost: str) -> None:
         self.tmp_path = tmp_path
         self.database_url = database_url
+        self.transport_url = transport_url
         self.vhost = vhost
         self.env = {
             "VIMWATCH_DATABASE_URL": database_url,
@@ -63,6 +68,17 @@ class Services:
     def engine(self, engine_id: str) -> Process:
         return self.role("engine", name=f"engine-{engine_id}", VIMWATCH_ENGINE_ID=engine_id)
 
+    def running_executions(self) -> dict[str, list[tuple[str, dict]]]:
+        """Each VIM's RUNNING executions (id and task input), from the database itself."""
+        found: dict[str, list[tuple[str, dict]]] = {}
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                text("SELECT vim_id, id, input FROM executions WHERE state = 'RUNNING'")
+            )
+            for row in rows:
+                found.setdefault(row.vim_id, []).append((row.id, json.loads(row.input)))
+        return found
+
     def owners(self) -> Counter[str]:
         """How many running executions each engine holds, from the database itself."""
         with self.db.connect() as connection:
@@ -88,12 +104,8 @@ def services(tmp_path: Path) -> Iterator[Services]:
             deployment.close()
 
 
-def wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
+# Processes on a broker and a database server: each step is given 20 s.
+wait_for = partial(polling.wait_for, timeout=20.0)
 
 
 def test_walkthrough_in_services_mode_with_one_queue_per_process(services: Services) -> None:
@@ -177,6 +189,7 @@ def test_two_engines_share_the_vims_and_survive_one_being_killed(services: Servi
 
 
 @pytest.mark.lab
+@pytest.mark.shared_services
 def test_status_changes_during_a_rabbitmq_restart_are_not_lost(services: Services) -> None:
     services.role("conductor", name="conductor")
     services.engine("e1")
@@ -191,10 +204,10 @@ def test_status_changes_during_a_rabbitmq_restart_are_not_lost(services: Service
             time.sleep(3)
         finally:
             rabbitmqctl("start_app")
-        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), 60)
+        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), timeout=60)
         for host in lab.hosts:
             host.up()
-        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids), 30)
+        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids), timeout=30)
     assert all(p.alive() for p in services.processes)
     for vim_id in ids:
         assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE", "REACHABLE"]
@@ -211,6 +224,7 @@ def _postgres(action: str) -> None:
 
 
 @pytest.mark.lab
+@pytest.mark.shared_services
 def test_postgresql_down_for_30_seconds_delays_changes_but_loses_none(services) -> None:
     services.role("conductor", name="conductor")
     services.engine("e1")
@@ -225,7 +239,7 @@ def test_postgresql_down_for_30_seconds_delays_changes_but_loses_none(services) 
             time.sleep(30)
         finally:
             _postgres("start")
-        wait_for(lambda: services.api.vim_status(vim_id) == "UNREACHABLE", 60)
+        wait_for(lambda: services.api.vim_status(vim_id) == "UNREACHABLE", timeout=60)
     assert all(p.alive() for p in services.processes)
     assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
 
@@ -243,6 +257,66 @@ def test_a_conductor_killed_mid_call_still_applies_each_change_once(services) ->
             host.down()
         time.sleep(0.5)
         doomed.stop(signal.SIGKILL)
-        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), 30)
+        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), timeout=30)
     for vim_id in ids:
         assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]
+
+
+@pytest.mark.lab
+def test_50_vims_whose_monitor_settings_change_as_their_hosts_go_down_all_end_unreachable(
+    services: Services,
+) -> None:
+    """Each update kills the VIM's execution and starts another; a kill that reaches the
+    engine late must end only the execution it was sent for, never the new one."""
+    services.role("conductor", name="conductor")
+    services.engine("e1")
+    services.api.start()
+    # VIMs on loopback stay up, so that the engine does not take the outage for its own
+    # network's (which holds UNREACHABLE changes back; see monitor.guard).
+    steady = [services.api.register(f"steady-{n}", f"127.0.0.{n + 1}") for n in range(10)]
+    with Lab() as lab:
+        host = lab.add_subnet(50)
+        ids = [services.api.register(f"lab-{n}", a) for n, a in enumerate(host.addresses)]
+        wait_for(lambda: all(services.api.vim_status(v) == "REACHABLE" for v in ids), timeout=60)
+        change = {"vim": {"extra": {"monitor": {"down_after": 2, "interval": 0.3}}}}
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            updates = [
+                pool.submit(services.api.api, "PUT", f"/v1.0/vims/{v}", json=change) for v in ids
+            ]
+            host.down()
+            assert [update.result().status_code for update in updates] == [200] * len(ids)
+        wait_for(lambda: all(services.api.vim_status(v) == "UNREACHABLE" for v in ids), timeout=60)
+    running = services.running_executions()
+    assert {v: len(running.get(v, [])) for v in ids} == dict.fromkeys(ids, 1)
+    assert all(running[v][0][1]["interval"] == 0.3 for v in ids)
+    assert kill_bindings(services.vhost) == {f"KILL_ACTION.{v}" for v in ids + steady}
+    assert all(services.api.vim_status(v) == "REACHABLE" for v in steady)
+
+
+@pytest.mark.lab
+def test_a_monitor_killed_behind_the_engines_back_is_repaired_and_counted(
+    services: Services,
+) -> None:
+    engine_port = free_port()
+    services.role("conductor", name="conductor")
+    services.role(
+        "engine", name="engine-m", VIMWATCH_ENGINE_ID="m", VIMWATCH_METRICS_PORT=str(engine_port)
+    )
+    services.api.start()
+    with Lab(hosts=1) as lab:
+        host = lab.hosts[0]
+        vim_id = services.api.register("repaired", host.address)
+        wait_for(lambda: services.api.vim_status(vim_id) == "REACHABLE")
+        ((lost, _),) = services.running_executions()[vim_id]
+        repairs = scrape(engine_port)["vimwatch_monitor_repairs_total[]"]
+
+        # Nobody deleted or changed the VIM, yet its monitor ends and its execution with it.
+        cast(services.transport_url, f"KILL_ACTION.{vim_id}", "killAction", execution_id=lost)
+        wait_for(lambda: lost not in dict(services.running_executions().get(vim_id, [])))
+        host.down()
+        wait_for(lambda: services.api.vim_status(vim_id) == "UNREACHABLE")
+    ((repaired, _),) = services.running_executions()[vim_id]
+    assert repaired != lost
+    assert kill_bindings(services.vhost) == {f"KILL_ACTION.{vim_id}"}
+    assert scrape(engine_port)["vimwatch_monitor_repairs_total[]"] == repairs + 1
+    assert services.api.monitor_states(vim_id) == ["REACHABLE", "UNREACHABLE"]

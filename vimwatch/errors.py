@@ -48,3 +48,7 @@ class Conflict(VimwatchError):
 
 class ServiceUnavailable(VimwatchError):
     status_code = 503
+
+
+class QuotaExceeded(Forbidden):
+    """The write would take a project past one of its quotas (vimwatch.registry.quotas)."""

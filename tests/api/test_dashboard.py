@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.fakes.tcp_host import TcpHost, register_tcp_vim
 from tests.service import Server
 from vimwatch.cli.watch import SseMessage, parse_sse
-
-
-@pytest.fixture
-def quiet_server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path / "state", env={"VIMWATCH_VALIDATE_VIMS": "false"}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class StreamReader:
@@ -48,10 +37,16 @@ class StreamReader:
         self.backlog: list[SseMessage] = []
         while (message := self.messages.get(timeout=15)).event != "ready":
             self.backlog.append(message)
+        self.ready = message
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._client.close()
+
+    def ended(self, timeout: float = 15) -> bool:
+        """Whether the server ended the stream within `timeout` seconds."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def next(self, timeout: float = 15) -> SseMessage:
         return self.backlog.pop(0) if self.backlog else self.messages.get(timeout=timeout)
@@ -170,3 +165,17 @@ def test_the_timeline_pages_back_through_events_newest_first(quiet_server: Serve
             "GET", "/dashboard/api/events", params={"limit": 4, "before": ids[-1]}
         ).json()
         assert [e["id"] for e in older["events"]] == list(range(ids[-1] - 1, 0, -1))
+
+
+def test_a_stopping_server_ends_open_streams_instead_of_waiting_out_its_grace(
+    tmp_path: Path,
+) -> None:
+    # A grace longer than Server.stop waits: a stream left open would get the server killed.
+    server = Server(tmp_path / "state", env={"VIMWATCH_SHUTDOWN_GRACE": "60"}).start()
+    try:
+        with StreamReader(server.url + "/v1.0/events/stream") as stream:
+            assert server.stop(), "the server waited on the open stream"
+            assert stream.ended()
+            assert stream.messages.empty(), "the stream ended with a message (resync?)"
+    finally:
+        server.stop()

@@ -110,8 +110,16 @@ def test_a_vim_that_goes_down_turns_red_on_the_open_page_without_a_reload(
 
     flaky_host.down()
     status_cell(page, flaky).filter(has_text="UNREACHABLE").wait_for(timeout=10_000)
-    badge = status_cell(page, flaky)
-    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == RED
+    # The row may be re-rendered between finding it and reading its style (a detached
+    # cell has no computed colour), so the colour is read in the page, on the live row.
+    page.wait_for_function(
+        """([selector, red]) => {
+            const cell = document.querySelector(selector);
+            return cell !== null && getComputedStyle(cell).backgroundColor === red;
+        }""",
+        arg=[f'tr[data-vim-id="{flaky}"] .status', RED],
+        timeout=5_000,
+    )
     assert status_cell(page, steady).inner_text() == "REACHABLE"
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     timeline = page.locator("#events li.MONITOR.UNREACHABLE")

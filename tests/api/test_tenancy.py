@@ -2,45 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
-import pytest
-
-from tests.service import Server, vim_body
-
-
-class Caller:
-    def __init__(self, server: Server, token: str | None) -> None:
-        self.server = server
-        self.headers = {"X-Auth-Token": token} if token else {}
-
-    def __call__(self, method: str, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
-        return self.server.api(method, path, headers=self.headers, **kwargs)
-
-
-def create_token(server: Server, project: str, *extra: str) -> str:
-    output = server.cli("token", "create", "--project", project, *extra).stdout
-    return output.split()[-1]
-
-
-@pytest.fixture
-def tenants(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Caller], list[str]]]:
-    server = Server(
-        tmp_path / "state", env={"VIMWATCH_AUTH": "token", "VIMWATCH_VALIDATE_VIMS": "false"}
-    )
-    tokens = {
-        "a": create_token(server, "project-a"),
-        "admin": create_token(server, "ops", "--admin"),
-    }
-    server.start()
-    tokens["b"] = create_token(server, "project-b")
-    callers = {name: Caller(server, token) for name, token in tokens.items()}
-    try:
-        yield server, callers, list(tokens.values())
-    finally:
-        server.stop()
+from tests.api.conftest import Caller
+from tests.service import vim_body
 
 
 def test_a_project_cannot_see_change_or_learn_of_another_projects_vim(tenants) -> None:

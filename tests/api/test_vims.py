@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.service import Server
+from tests.service import Server, vim_body
 
 
 def body(keystone, name: str = "vim1", **changes: Any) -> dict[str, Any]:
@@ -75,8 +75,24 @@ def _broken_bodies(keystone) -> dict[str, tuple[Any, str]]:
         mutate(payload)
         cases[label] = (payload, message)
 
-    case("missing name", lambda p: p["vim"].pop("name"), "Required attribute 'vim.name'")
-    case("unknown attribute", lambda p: p["vim"].update(colour="red"), "Unrecognized attribute")
+    case(
+        "missing name",
+        lambda p: p["vim"].pop("name"),
+        "Failed to parse request. Required attribute 'name' not specified",
+    )
+    case(
+        "unknown attribute",
+        lambda p: p["vim"].update(colour="red"),
+        "Unrecognized attribute(s) 'colour'",
+    )
+    case(
+        "read-only attribute",
+        lambda p: p["vim"].update(status="REACHABLE"),
+        "Attribute 'status' not allowed in POST",
+    )
+    case(
+        "no vim key", lambda p: p.update(thing=p.pop("vim")), "Unable to find 'vim' in request body"
+    )
     case("wrong type for auth_cred", lambda p: p["vim"].update(auth_cred="x"), "auth_cred")
     case("empty vim_project", lambda p: p["vim"].update(vim_project={}), "vim_project")
     case("unknown vim type", lambda p: p["vim"].update(type="vmware"), "'openstack' or")
@@ -92,7 +108,7 @@ def _broken_bodies(keystone) -> dict[str, tuple[Any, str]]:
         lambda p: p["vim"].update(extra={"monitor": {"probe": "smoke"}}),
         "extra.monitor",
     )
-    case("bulk", lambda p: p.update(vims=[p.pop("vim")]), "vims")
+    case("bulk", lambda p: p.update(vims=[p.pop("vim")]), "Bulk operation not supported")
     case(
         "sql in name",
         lambda p: p["vim"].update(name="x'; DROP TABLE vims; --", type="'; rm -rf /"),
@@ -108,11 +124,13 @@ def test_bad_bodies_get_a_clear_400_and_store_nothing(server, keystone) -> None:
         assert response.status_code == 400, (label, response.text)
         error = response.json()["TackerError"]
         assert message in error["message"], (label, error)
-    for raw in (b"", b"{not json", b"[]", b'{"vim": null}'):
+    for raw in (b"", b"{}", b"{not json", b"[]", b'{"vim": null}'):
         response = server.api(
             "POST", "/v1.0/vims", content=raw, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 400, raw
+        if raw in (b"", b"{}"):
+            assert response.json()["TackerError"]["message"] == "Resource body required"
     assert_nothing_stored(server)
 
 
@@ -130,7 +148,9 @@ def test_names_are_unique_per_project_among_live_vims(server, keystone) -> None:
     first = register(server, body(keystone)).json()["vim"]
     duplicate = register(server, body(keystone))
     assert duplicate.status_code == 409
-    assert "already exists" in duplicate.json()["TackerError"]["message"]
+    assert duplicate.json()["TackerError"]["message"] == (
+        "vim already exist with given ['tenant_id', 'name', 'deleted_at']"
+    )
     other_project = register(server, body(keystone, tenant_id="other"))
     assert other_project.status_code == 201
     assert server.api("DELETE", f"/v1.0/vims/{first['id']}.json").status_code == 204
@@ -253,3 +273,71 @@ def test_no_secret_reaches_the_log_even_at_debug_level(tmp_path, keystone) -> No
     assert "DEBUG" in log
     assert PASSWORD not in log
     assert not any(token in log for token in keystone.tokens)
+
+
+def test_auth_cred_carries_the_fields_tacker_copied_into_it(quiet_server) -> None:
+    """Tacker's openstack driver stored the project and the v3 auth_url inside auth_cred and
+    showed them in every view; vimwatch derives them from vim_project and auth_url."""
+    payload = {
+        "vim": {
+            "name": "tacker-cred",
+            "type": "openstack",
+            "auth_url": "http://127.0.0.1/identity",
+            "auth_cred": {"username": "u", "password": "p", "cert_verify": "True"},
+            "vim_project": {"name": "nfv", "project_domain_name": "Default"},
+        }
+    }
+    created = register(quiet_server, payload).json()["vim"]
+    expected = {
+        "username": "u",
+        "password": "***",
+        "cert_verify": "True",
+        "project_id": None,
+        "project_name": "nfv",
+        "project_domain_name": "Default",
+        "auth_url": "http://127.0.0.1/identity/v3",
+        "key_type": "fernet_key",
+    }
+    assert created["auth_cred"] == expected
+    path = f"/v1.0/vims/{created['id']}"
+    assert quiet_server.api("GET", path).json()["vim"]["auth_cred"] == expected
+    listed = quiet_server.api("GET", "/v1.0/vims", params={"name": "tacker-cred"})
+    assert listed.json()["vims"][0]["auth_cred"] == expected
+
+    moved = {"vim": {"vim_project": {"id": "p-42", "name": "other", "project_domain_name": "D"}}}
+    updated = quiet_server.api("PUT", path, json=moved).json()["vim"]["auth_cred"]
+    assert (updated["project_id"], updated["project_name"], updated["project_domain_name"]) == (
+        "p-42",
+        "other",
+        "D",
+    )
+    # Sending back what was shown stores none of the derived fields as credentials.
+    resent = quiet_server.api("PUT", path, json={"vim": {"auth_cred": updated}})
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["vim"]["auth_cred"] == updated
+
+
+def test_errors_use_tackers_texts(quiet_server) -> None:
+    first = register(quiet_server, vim_body("default-one")).json()["vim"]
+    default = quiet_server.api(
+        "PUT", f"/v1.0/vims/{first['id']}", json={"vim": {"is_default": True}}
+    )
+    assert default.status_code == 200, default.text
+    second = register(quiet_server, vim_body("default-two")).json()["vim"]
+    clash = quiet_server.api(
+        "PUT", f"/v1.0/vims/{second['id']}", json={"vim": {"is_default": True}}
+    )
+    assert clash.status_code == 409
+    assert clash.json()["TackerError"]["message"] == f"Default VIM already exists {first['id']}."
+
+    missing = "6f1a0a3e-0000-4000-8000-000000000000"
+    shown = quiet_server.api("GET", f"/v1.0/vims/{missing}")
+    assert shown.status_code == 404
+    assert shown.json()["TackerError"]["message"] == (
+        f"Specified VIM id {missing} is invalid. Please verify and pass a valid VIM id"
+    )
+    event = quiet_server.api("GET", "/v1.0/events/999999")
+    assert event.status_code == 404
+    assert event.json()["TackerError"]["message"] == (
+        "Specified Event id 999999 is invalid. Please verify and pass a valid Event id"
+    )

@@ -93,3 +93,41 @@ def test_unknown_records_and_filters_get_mistral_style_errors(monitored) -> None
     assert server.api("GET", "/v2/tasks/nope").status_code == 404
     bad = server.api("GET", "/v2/tasks", params={"colour": "red"})
     assert bad.status_code == 400 and "cannot filter on 'colour'" in bad.json()["faultstring"]
+
+
+def test_version_discovery_at_v2_and_at_the_root_for_a_json_client(quiet_server) -> None:
+    v2 = quiet_server.api("GET", "/v2/").json()
+    assert v2["uri"] == f"{quiet_server.url}/v2"
+    assert v2["version"]["id"] == "v2.0" and v2["version"]["status"] == "CURRENT"
+    root = quiet_server.api("GET", "/", headers={"Accept": "application/json"})
+    assert root.status_code == 200
+    assert root.json() == {"versions": [v2["version"]]}
+
+
+def test_the_root_still_takes_a_browser_to_the_dashboard(quiet_server) -> None:
+    for accept in ("text/html,application/xhtml+xml,application/json;q=0.9", "*/*"):
+        response = quiet_server.api("GET", "/", headers={"Accept": accept})
+        assert response.status_code == 307, accept
+        assert response.headers["location"] == "/dashboard"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/v2/workflows"),
+        ("PUT", "/v2/tasks/some-task"),
+        ("POST", "/v2/action_executions"),
+        ("PUT", "/v2/action_executions/some-action-execution"),
+        ("DELETE", "/v2/action_executions/some-action-execution"),
+        ("POST", "/v2/actions"),
+        ("PUT", "/v2/actions"),
+        ("DELETE", "/v2/actions/vimwatch.vim_ping_action"),
+    ],
+)
+def test_other_mistral_writes_are_refused_in_mistrals_format(
+    quiet_server, method: str, path: str
+) -> None:
+    response = quiet_server.api(method, path, content=b"{}")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["faultcode"] == "Client" and "is not allowed" in body["faultstring"]

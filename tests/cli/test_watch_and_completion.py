@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from tests.fakes.tcp_host import TcpHost, register_tcp_vim
 from tests.service import Server
 
 BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
-
-
-@pytest.fixture
-def quiet_server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path / "state", env={"VIMWATCH_VALIDATE_VIMS": "false"}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def watch(server: Server, *args: str) -> subprocess.Popen[str]:

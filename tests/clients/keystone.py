@@ -52,8 +52,12 @@ class Account:
 
 
 class Keystone:
-    def __init__(self, environment: Path, state_dir: Path) -> None:
+    def __init__(
+        self, environment: Path, state_dir: Path, token_expiration: int | None = None
+    ) -> None:
         self.bin = environment / "bin"
+        # Seconds a token lives ([token] expiration); Keystone's own default when None.
+        self.token_expiration = token_expiration
         self.state_dir = state_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v3"
@@ -70,6 +74,11 @@ class Keystone:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._set_up()
+        return self.restart(timeout)
+
+    def restart(self, timeout: float = 60.0) -> Keystone:
+        """Serve again (after `stop`) on the same port, database and keys: the same cloud
+        back from an outage, with its users, passwords and tokens."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -147,6 +156,12 @@ class Keystone:
         self._admin("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")
         return Account(username, password, project, self.url)
 
+    def set_password(self, username: str, password: str) -> None:
+        """What `openstack user set --password` does; Keystone then revokes the user's
+        tokens."""
+        user_id = self._find("users", username)
+        self._admin("PATCH", f"/users/{user_id}", {"user": {"password": password}})
+
     def project_id(self, name: str) -> str | None:
         return self._find("projects", name)
 
@@ -190,6 +205,7 @@ class Keystone:
                     f"connection = sqlite:///{state / 'keystone.db'}",
                     "[token]",
                     "provider = fernet",
+                    *([f"expiration = {self.token_expiration}"] if self.token_expiration else []),
                     "[fernet_tokens]",
                     f"key_repository = {state / 'fernet-keys'}",
                     "[fernet_receipts]",
@@ -260,15 +276,20 @@ class Keystone:
         body: dict | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        if self._admin_token is None:
-            self._admin_token = self.token(self.admin)
-        response = httpx.request(
-            method,
-            self.url + path,
-            json=body,
-            headers={"X-Auth-Token": self._admin_token, **(headers or {})},
-            timeout=30,
-        )
+        for attempt in range(2):
+            if self._admin_token is None:
+                self._admin_token = self.token(self.admin)
+            response = httpx.request(
+                method,
+                self.url + path,
+                json=body,
+                headers={"X-Auth-Token": self._admin_token, **(headers or {})},
+                timeout=30,
+            )
+            if response.status_code != 401 or attempt:
+                break
+            # The cached token expired (short token lifetimes): log in again, once.
+            self._admin_token = None
         response.raise_for_status()
         return response
 

@@ -32,6 +32,9 @@ def keystone_server(
             "VIMWATCH_KEYSTONE_URL": real_keystone.url,
             "VIMWATCH_KEYSTONE_PASSWORD": SERVICE_PASSWORD,
             "VIMWATCH_MONITOR_PROBE": "http",
+            # The members' clouds are the test suite's Keystone, on this host's loopback,
+            # which the outbound policy keeps members from by default.
+            "VIMWATCH_OUTBOUND_DENIED": "[]",
         },
     )
     services = [
@@ -153,7 +156,7 @@ def test_a_member_sees_only_its_project_and_the_admin_sees_all(
     message = alice.fails(
         "vim", "register", "--config-file", str(vim_config), "ks-alice-in-beta", "--tenant-id", beta
     )
-    assert "requires the admin role" in message
+    assert "other than authenticated tenant in request requires admin privileges" in message
 
 
 def test_a_wrong_vim_password_is_refused_with_the_reason_and_nothing_is_stored(
@@ -217,3 +220,18 @@ def test_requests_without_a_valid_token_are_refused(
     )
     assert workflows.status_code == 401
     assert "invalid or has expired" in workflows.json()["faultstring"]
+
+
+def test_a_tacker_style_config_shows_its_project_in_auth_cred_and_a_duplicate_tackers_message(
+    as_user: AsUser, vim_config: Path
+) -> None:
+    """Validation on, against the real Keystone: Tacker's auth_cred fields come from the
+    config file's project, and a second VIM of the name gets Tacker's own words."""
+    alice = as_user("alice", "openstack")
+    vim = register(alice, vim_config, "ks-tacker-view")
+    assert vim["auth_cred"]["project_name"] == "nfv"
+    assert vim["auth_cred"]["project_domain_name"] == "Default"
+    assert vim["auth_cred"]["key_type"] == "fernet_key"
+
+    message = alice.fails("vim", "register", "--config-file", str(vim_config), "ks-tacker-view")
+    assert "vim already exist with given ['tenant_id', 'name', 'deleted_at']" in message

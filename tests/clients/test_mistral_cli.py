@@ -3,6 +3,7 @@ shows the same workflows, executions and tasks as `vimwatch workflow|execution|t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +122,65 @@ def test_deleting_the_vim_removes_what_mistral_showed(
     assert listed(mistral.json("execution-list", "--filter", f"workflow_name={name}")) == []
     assert listed(mistral.json("task-list", "--filter", f"workflow_name={name}")) == []
     assert "Workflow not found" in mistral.fails("workflow-get", name)
+
+
+MONITOR_ACTION = "vimwatch.vim_ping_action"
+
+
+def test_each_monitor_is_one_running_action_execution_of_its_task(
+    mistral: Client, monitored_vim: str
+) -> None:
+    name = f"vim_id_{monitored_vim}"
+    [execution] = mistral.json("execution-list", "--filter", f"workflow_name={name}")
+    [task] = mistral.json("task-list", "--filter", f"workflow_name={name}")
+
+    everywhere = mistral.json("action-execution-list")
+    mine = [row for row in everywhere if row["Workflow name"] == name]
+    assert len(mine) == 1
+    [of_task] = mistral.json("action-execution-list", task["ID"])
+    assert of_task == mine[0]
+    assert (of_task["Name"], of_task["Task name"], of_task["Task ID"], of_task["State"]) == (
+        MONITOR_ACTION,
+        "monitor_ping_vimPingVIMTASK",
+        task["ID"],
+        "RUNNING",
+    )
+
+    got = mistral.json("action-execution-get", of_task["ID"])
+    assert (got["Name"], got["State"], got["Accepted"]) == (MONITOR_ACTION, "RUNNING", False)
+    action_input = json.loads(mistral.run("action-execution-get-input", of_task["ID"]).stdout)
+    assert action_input["vim_id"] == monitored_vim
+    assert action_input == json.loads(mistral.run("execution-get-input", execution["ID"]).stdout)
+    assert json.loads(mistral.run("action-execution-get-output", of_task["ID"]).stdout) == {}
+    assert json.loads(mistral.run("execution-get-output", execution["ID"]).stdout) == {}
+    assert json.loads(mistral.run("task-get-result", task["ID"]).stdout) == {}
+    assert json.loads(mistral.run("task-get-published", task["ID"]).stdout) == {}
+
+
+def test_the_monitor_action_is_listed_and_shown(mistral: Client) -> None:
+    actions = mistral.json("action-list")
+    assert [row["Name"] for row in actions] == [MONITOR_ACTION]
+    shown = mistral.json("action-get", MONITOR_ACTION)
+    assert shown["Name"] == MONITOR_ACTION and "vim_id" in shown["Input"]
+    assert "Action not found [name=std.echo" in mistral.fails("action-get", "std.echo")
+
+
+def test_writes_are_refused_saying_what_to_do_instead(
+    mistral: Client, monitored_vim: str, tmp_path: Path
+) -> None:
+    name = f"vim_id_{monitored_vim}"
+    [execution] = mistral.json("execution-list", "--filter", f"workflow_name={name}")
+    definition = tmp_path / "wf.yaml"
+    definition.write_text("---\nversion: '2.0'\nmine:\n  tasks:\n    t:\n      action: std.noop\n")
+
+    cancelled = mistral.fails("execution-update", "-s", "CANCELLED", execution["ID"])
+    assert "not allowed" in cancelled and "openstack vim delete" in cancelled
+    assert "openstack vim delete" in mistral.fails("execution-delete", execution["ID"])
+    assert "openstack vim delete" in mistral.fails("workflow-delete", name)
+    assert "openstack vim register" in mistral.fails("workflow-create", str(definition))
+    assert "openstack vim register" in mistral.fails("execution-create", name)
+
+    [still] = mistral.json("execution-list", "--filter", f"workflow_name={name}")
+    assert (still["ID"], still["State"]) == (execution["ID"], "RUNNING")
+    assert len(mistral.json("workflow-list", "--filter", f"name={name}")) == 1
+    assert listed(mistral.json("workflow-list", "--filter", "name=mine")) == []

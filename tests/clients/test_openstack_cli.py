@@ -34,6 +34,16 @@ def test_register_without_tenant_id_lands_in_the_callers_project(
     assert vim["auth_cred"]["password"] == "***"
     assert vim["auth_url"].endswith("/identity/v3")
     assert vim["vim_project"] == {"name": "nfv", "project_domain_name": "Default"}
+    # The fields Tacker's driver copied into auth_cred, in create and show alike.
+    derived = {
+        "project_id": None,
+        "project_name": "nfv",
+        "project_domain_name": "Default",
+        "auth_url": vim["auth_url"],
+        "key_type": "fernet_key",
+    }
+    assert derived.items() <= vim["auth_cred"].items()
+    assert derived.items() <= openstack.json("vim", "show", vim["id"])["auth_cred"].items()
 
 
 def test_register_with_tenant_id_places_the_vim_in_that_project(
@@ -127,6 +137,8 @@ def test_a_kubernetes_vim_registers_with_its_token_masked(
     vim = json.loads(created.stdout)
     assert vim["type"] == "kubernetes"
     assert vim["auth_cred"]["bearer_token"] == "***"
+    assert (vim["auth_cred"]["username"], vim["auth_cred"]["password"]) == ("None", None)
+    assert vim["auth_cred"]["key_type"] == "fernet_key"
     assert "k8s-bearer-secret" not in created.stdout
 
 
@@ -150,21 +162,23 @@ def test_a_duplicate_name_is_refused_with_a_message(openstack: Client, vim_confi
 
     message = openstack.fails("vim", "register", "--config-file", str(vim_config), "os-twice")
 
-    assert "a VIM named 'os-twice' already exists" in message
+    assert "vim already exist with given ['tenant_id', 'name', 'deleted_at']" in message
     assert listed_names(openstack).count("os-twice") == 1
 
 
 def test_a_second_default_vim_is_refused_with_a_message(
     openstack: Client, vim_config: Path
 ) -> None:
-    register(openstack, vim_config, "os-default-1", "--is-default", "--tenant-id", "defaults")
+    first = register(
+        openstack, vim_config, "os-default-1", "--is-default", "--tenant-id", "defaults"
+    )
 
     message = openstack.fails(
         "vim", "register", "--config-file", str(vim_config), "os-default-2", "--is-default",
         "--tenant-id", "defaults",
     )  # fmt: skip
 
-    assert "a default VIM already exists" in message
+    assert f"Default VIM already exists {first['id']}." in message
     assert "os-default-2" not in listed_names(openstack)
 
 

@@ -3,6 +3,7 @@ python-tackerclient 1.13.0, the last release that has them, against `vimwatch se
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_legacy_errors_print_the_servers_message_and_fail(
 ) -> None:
     register(tacker, vim_config, "legacy-twice")
     duplicate = tacker.fails("vim-register", "--config-file", str(vim_config), "legacy-twice")
-    assert "a VIM named 'legacy-twice' already exists" in duplicate
+    assert "vim already exist with given ['tenant_id', 'name', 'deleted_at']" in duplicate
 
     assert "Unable to find vim with name 'elsewhere'" in tacker.fails("vim-show", "elsewhere")
     assert "Unable to find vim with name 'elsewhere'" in tacker.fails(
@@ -85,6 +86,15 @@ def test_legacy_errors_print_the_servers_message_and_fail(
     message = tacker.fails("vim-register", "--config-file", str(bad), "legacy-bad")
     assert "auth_cred.password is required" in message
     assert tacker.json("vim-list", "--name", "legacy-bad") == []
+
+
+def test_legacy_show_has_tackers_auth_cred_fields(tacker: Client, vim_config: Path) -> None:
+    vim_id = register(tacker, vim_config, "legacy-cred")
+    cred = tacker.json("vim-show", vim_id)["auth_cred"]
+    cred = json.loads(cred) if isinstance(cred, str) else cred
+    assert cred["project_name"] == "nfv" and cred["project_domain_name"] == "Default"
+    assert cred["auth_url"].endswith("/identity/v3") and cred["key_type"] == "fernet_key"
+    assert cred["password"] == "***"
 
 
 def test_nfv_event_list_answers_the_filters_of_tackerclient_1(
@@ -143,3 +153,4 @@ def test_legacy_event_commands_filter_and_project_fields(
     assert shown == {"id": deletes[0]["id"], "event_type": "DELETE"}
 
     assert legacy_tacker.json("vnf-events-list") == []
+    assert legacy_tacker.json("vnfd-events-list") == []

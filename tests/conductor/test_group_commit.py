@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -70,3 +71,32 @@ async def test_a_malformed_report_is_refused_whole(registry: Registry, changes: 
     with pytest.raises(BadRequest):
         await ConductorEndpoint(registry).update_vims(changes)
     assert monitor_events(registry, "v1") == []
+
+
+async def test_a_change_whose_caller_gave_up_before_its_turn_is_dropped_not_applied(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("first", "abandoned", "awaited"):
+        add_vim(registry, name)
+    release = threading.Event()
+    original = registry.transaction
+
+    @contextmanager
+    def held():  # noqa: ANN202 - the first commit waits until the test lets it go
+        release.wait(30)
+        with original() as session:
+            yield session
+
+    monkeypatch.setattr(registry, "transaction", held)
+    conductor = ConductorEndpoint(registry)
+    first = asyncio.create_task(conductor.update_vims([["first", "REACHABLE", False]]))
+    await asyncio.sleep(0)  # the first change's commit is under way, and held
+    abandoned = asyncio.create_task(conductor.update_vims([["abandoned", "REACHABLE", False]]))
+    awaited = asyncio.create_task(conductor.update_vims([["awaited", "REACHABLE", False]]))
+    await asyncio.sleep(0)
+    abandoned.cancel()  # what a call timeout does to the caller's wait
+    release.set()
+    assert await first == ["REACHABLE"]
+    assert await awaited == ["REACHABLE"]
+    assert monitor_events(registry, "abandoned") == []
+    assert conductor._changes._queued == []

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from tests.rows import vim_row
 from vimwatch.context import admin_context
 from vimwatch.dashboard import queries
-from vimwatch.registry.database import Registry, make_engine, migrate, utcnow
+from vimwatch.registry.database import Registry, make_db_engine, migrate, utcnow
 from vimwatch.registry.models import Event, Vim
 
 FLEET = 100_000
@@ -22,8 +22,8 @@ STATUSES = ("REACHABLE", "REACHABLE", "REACHABLE", "UNREACHABLE", "PENDING")
 @pytest.fixture(scope="module")
 def big_fleet(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     path: Path = tmp_path_factory.mktemp("fleet") / "fleet.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
+    db_engine = make_db_engine(f"sqlite:///{path}")
+    migrate(db_engine)
     now = utcnow()
     vims, events = [], []
     for n in range(FLEET):
@@ -49,11 +49,11 @@ def big_fleet(tmp_path_factory: pytest.TempPathFactory) -> Registry:
                 "tenant_id": f"project-{n % 50}",
             }
         )
-    with engine.begin() as connection:
+    with db_engine.begin() as connection:
         connection.execute(insert(Vim), vims)
         connection.execute(insert(Event), events)
-    yield Registry(engine)
-    engine.dispose()
+    yield Registry(db_engine)
+    db_engine.dispose()
 
 
 def timed(operation, *args):  # noqa: ANN001, ANN002, ANN201

@@ -4,6 +4,7 @@ import pytest
 
 from tests.fakes import Request, Response, closed_port, silent_listener
 from tests.fakes.keystone import FakeKeystone, keystone_error
+from vimwatch.drivers.base import WITHHELD
 from vimwatch.drivers.openstack import OpenStackDriver, cert_verify
 from vimwatch.errors import InvalidConfig, VimValidationError
 
@@ -211,6 +212,40 @@ class EchoingKeystone(FakeKeystone):
 
 def test_a_keystone_that_echoes_the_password_cannot_make_it_leak() -> None:
     with EchoingKeystone() as ks, pytest.raises(VimValidationError) as caught:
+        v3_url = ks.v3_url
         driver.validate(ks.url, cred(), PROJECT)
-    assert "rejected the credentials: password *** is wrong" in caught.value.message
+    assert caught.value.message == f"Keystone at {v3_url} rejected the credentials: {WITHHELD}"
     assert PASSWORD not in caught.value.message
+
+
+SHORT_OR_COMMON = ["h", "t", "ht", "tt", "htt", "1", "http", "reach", "the", "Connection"]
+
+
+@pytest.mark.parametrize("password", SHORT_OR_COMMON)
+def test_a_short_or_common_password_leaves_the_message_intact(password: str) -> None:
+    """The message is built from the URL and the reason; nothing in it is searched for
+    the password, so "cannot reach http://..." never becomes "cannot reach htt***://..."."""
+    url = f"http://127.0.0.1:{closed_port()}/identity"
+    with pytest.raises(VimValidationError) as caught:
+        driver.validate(url, cred(password=password), PROJECT)
+    assert caught.value.message == f"cannot reach {url}/v3: Connection refused"
+
+
+@pytest.mark.parametrize("password", ["a", "ab", "abc", "the", "reach"])
+def test_a_short_password_quoted_by_keystone_is_withheld_not_masked(password: str) -> None:
+    """A reply that quotes the password is withheld whole: masking the word in place would
+    show where the secret stood and how long it is."""
+    with EchoingKeystone(users={USER: password}) as ks, pytest.raises(VimValidationError) as caught:
+        v3_url = ks.v3_url
+        driver.validate(ks.url, cred(password=password), PROJECT)
+    assert caught.value.message == f"Keystone at {v3_url} rejected the credentials: {WITHHELD}"
+
+
+def test_credentials_in_the_auth_url_are_not_shown() -> None:
+    port = closed_port()
+    with pytest.raises(VimValidationError) as caught:
+        driver.validate(f"http://admin:hunter2@127.0.0.1:{port}/identity", cred(), PROJECT)
+    assert (
+        caught.value.message
+        == f"cannot reach http://127.0.0.1:{port}/identity/v3: Connection refused"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs
@@ -33,11 +34,16 @@ def k8s_status(code: int, reason: str, message: str) -> Response:
 
 
 class FakeKubernetes(FakeServer):
-    """A cluster accepting a bearer `token`, basic-auth `users`, or OIDC id_tokens.
+    """A cluster accepting a bearer `token`, basic-auth `users`, OIDC id_tokens, or client
+    certificates.
 
     With `oidc_client=(client_id, client_secret_or_None)` it also serves an OIDC token
     endpoint at `oidc_token_url` that grants id_tokens to `users` (password grant); those
     id_tokens then work as bearer tokens, as with a real OIDC-enabled API server.
+
+    With `client_ca_pem` (and `tls`), a client certificate that CA signed authenticates
+    its common name, as the API server's `--client-ca-file` does; one it did not sign ends
+    the TLS handshake with an alert.
     """
 
     def __init__(
@@ -47,12 +53,24 @@ class FakeKubernetes(FakeServer):
         namespaces: Iterable[str] = ("default",),
         tls: bool = False,
         oidc_client: tuple[str, str | None] | None = None,
+        client_ca_pem: str | None = None,
     ) -> None:
-        super().__init__(tls=tls)
+        super().__init__(tls=tls, client_ca_pem=client_ca_pem)
         self.tokens = {token} if token else set()
         self.users = dict(users or {})
         self.namespaces = list(namespaces)
         self.oidc_client = oidc_client
+        # The health endpoints: `ready` is what /readyz and /healthz answer; an API server
+        # older than 1.16 has no /readyz (`has_readyz` False), only /healthz.
+        self.ready = True
+        self.has_readyz = True
+        self.health_checks: list[str] = []
+        self.id_tokens_granted = 0
+        #: The users client certificates authenticated, one entry per request.
+        self.certificate_users: list[str] = []
+        #: Seconds the OIDC provider takes to answer a login (a slow or overloaded one).
+        self.oidc_delay = 0.0
+        self.logins_received = 0
 
     @property
     def url(self) -> str:
@@ -66,16 +84,32 @@ class FakeKubernetes(FakeServer):
         path = request.path.split("?", 1)[0].rstrip("/")
         if request.method == "POST" and path == OIDC_PATH and self.oidc_client:
             return self._grant_id_token(request)
-        if request.method != "GET" or path not in ("/api", "/api/v1/namespaces"):
+        served = (
+            "/api",
+            "/api/v1/namespaces",
+            "/healthz",
+            *(("/readyz",) if self.has_readyz else ()),
+        )
+        if request.method != "GET" or path not in served:
             return k8s_status(404, "NotFound", "the server could not find the requested resource")
-        if not self._authenticated(request.headers.get("Authorization", "")):
+        if not self._authenticated(request):
             return k8s_status(401, "Unauthorized", "Unauthorized")
+        if path in ("/readyz", "/healthz"):
+            self.health_checks.append(path)
+            if self.ready:
+                return Response(200, "ok", {"Content-Type": "text/plain"})
+            return Response(500, "[-]etcd failed: reason withheld\nreadyz check failed")
         if path == "/api":
             return Response(200, {"kind": "APIVersions", "versions": ["v1"]})
         return Response(200, self._namespace_list())
 
-    def _authenticated(self, authorization: str) -> bool:
-        scheme, _, credentials = authorization.partition(" ")
+    def _authenticated(self, request: Request) -> bool:
+        # The API server tries the client certificate first; the handshake verified it.
+        user = (request.client_subject or {}).get("commonName")
+        if user:
+            self.certificate_users.append(user[0])
+            return True
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             return credentials in self.tokens
         if scheme.lower() == "basic":
@@ -87,6 +121,8 @@ class FakeKubernetes(FakeServer):
         return False
 
     def _grant_id_token(self, request: Request) -> Response:
+        self.logins_received += 1
+        time.sleep(self.oidc_delay)
         form = {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
         client_id, client_secret = self.oidc_client or (None, None)
         if form.get("client_id") != client_id or form.get("client_secret") != client_secret:
@@ -100,6 +136,7 @@ class FakeKubernetes(FakeServer):
             )
         id_token = f"id-{uuid.uuid4().hex}"
         self.tokens.add(id_token)
+        self.id_tokens_granted += 1
         return Response(
             200,
             {

@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from tests import polling
 from tests.fakes import FakeServer, Request, Response
 
 
@@ -81,10 +81,4 @@ class WebhookReceiver(FakeServer):
         ]
 
     def wait_for(self, predicate, timeout: float = 20.0) -> Any:  # noqa: ANN001
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"receiver: condition not met within {timeout}s: {self.received}")
+        return polling.wait_for(predicate, timeout, 0.05, detail=f" (received {self.received})")

@@ -24,6 +24,7 @@ import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from tests.polling import eventually
 from vimwatch.errors import InvalidConfig
 from vimwatch.messaging.base import MessagingError
 from vimwatch.messaging.factory import open_transport
@@ -120,14 +121,6 @@ async def bindings(exchange: str) -> set[tuple[str, str]]:
 async def process_queues(exchange: str) -> list[str]:
     out = await rabbitmqctl("list_queues", "-q", "--no-table-headers", "name")
     return [name for name in out.split() if name.startswith(f"{exchange}.")]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"still not true after {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.2)
 
 
 class Calculator:
@@ -494,6 +487,7 @@ async def test_closing_the_transport_ends_its_pending_calls(
 
 @needs_broker
 @needs_rabbitmqctl
+@pytest.mark.shared_services
 async def test_calls_and_casts_work_again_after_a_broker_restart(
     open_rabbit: Opener, names: Names
 ) -> None:

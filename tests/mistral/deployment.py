@@ -81,6 +81,11 @@ class MistralProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def output(self) -> str:
+        """What the process wrote outside its log file: tracebacks before logging is set up."""
+        out = self.log_path.with_suffix(".out")
+        return out.read_text(errors="replace") if out.exists() else ""
+
     def _signal_group(self, sig: int) -> None:
         if self.process is None:
             return
@@ -119,6 +124,7 @@ class Mistral:
         self._env = {**os.environ, "VIMWATCH_TRANSPORT_URL": vimwatch_transport_url}
         self.control: MistralProcess | None = None
         self.executors: dict[str, MistralProcess] = {}
+        self._last_answer = "none yet"
 
     def prepare(self) -> None:
         """Write the config and migrate Mistral's database."""
@@ -166,7 +172,11 @@ enforce_new_defaults = False
             if not self.control.alive():
                 raise RuntimeError(f"Mistral exited:\n{self.control.log()[-4000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Mistral's API did not come up:\n{self.control.log()[-4000:]}")
+                raise RuntimeError(
+                    f"Mistral's API did not come up on {self.url} (last answer: "
+                    f"{self._last_answer}):\n{self.control.log()[-4000:]}\n"
+                    f"--- its stdout and stderr\n{self.control.output()[-4000:]}"
+                )
             time.sleep(0.5)
 
     def start_executor(self, name: str) -> MistralProcess:
@@ -190,9 +200,12 @@ enforce_new_defaults = False
 
     def answers(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/workflows", timeout=2).status_code == 200
-        except httpx.HTTPError:
+            response = httpx.get(f"{self.url}/workflows", timeout=5)
+        except httpx.HTTPError as error:
+            self._last_answer = repr(error)
             return False
+        self._last_answer = f"{response.status_code} {response.text[:500]}"
+        return response.status_code == 200
 
     def run(self, *args: str) -> str:
         """The real `mistral` command against this Mistral (no Keystone: OS_* unset)."""

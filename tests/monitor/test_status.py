@@ -1,6 +1,7 @@
 import pytest
 
-from vimwatch.monitor.status import PENDING, REACHABLE, UNREACHABLE, StatusTracker
+from vimwatch.contract import PENDING, REACHABLE, UNREACHABLE
+from vimwatch.monitor.status import StatusTracker
 
 
 def observe_all(tracker: StatusTracker, results: str) -> list[str | None]:

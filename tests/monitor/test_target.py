@@ -119,3 +119,37 @@ async def test_unresolvable_name_raises_oserror(
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
     with pytest.raises(OSError):
         await resolve("nowhere.example.com")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://224.0.0.1/v3", "multicast"),
+        ("http://[ff02::1]/v3", "multicast"),
+        ("http://[::ffff:224.0.0.1]/v3", "multicast"),
+        ("http://255.255.255.255/v3", "broadcast"),
+        ("http://0.0.0.0/v3", "unspecified"),
+        ("http://[::]/v3", "unspecified"),
+    ],
+)
+def test_addresses_that_name_no_single_host_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(InvalidConfig) as raised:
+        target_from_auth_url(url)
+    assert raised.value.message.startswith(f"auth_url {url!r}: ")
+    assert reason in raised.value.message
+
+
+def test_an_ipv4_mapped_address_is_probed_as_the_ipv4_host_it_maps() -> None:
+    target = target_from_auth_url("https://[::ffff:127.0.0.1]:5000/v3")
+    assert (target.host, target.port) == ("127.0.0.1", 5000)
+
+
+async def test_a_name_that_resolves_to_a_group_address_is_not_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def getaddrinfo(host: str, port: object, **kwargs: object) -> list:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("239.1.2.3", 0))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    with pytest.raises(OSError, match="multicast"):
+        await resolve("group.example.com")

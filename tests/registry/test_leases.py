@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from vimwatch.contract import SUCCESS
 from vimwatch.registry import leases
 from vimwatch.registry import workflows as records
 from vimwatch.registry.database import Registry, utcnow
@@ -45,7 +46,8 @@ def add_monitored_vims(registry: Registry, count: int) -> list[str]:
 
 def balance(registry: Registry, engine_id: str, now=None) -> set[str]:  # noqa: ANN001
     with registry.transaction() as session:
-        return leases.balance(session, engine_id, now or utcnow(), TTL)
+        held, _ = leases.balance(session, engine_id, now or utcnow(), TTL)
+        return set(held)
 
 
 def test_a_single_engine_takes_every_running_execution(registry: Registry) -> None:
@@ -87,7 +89,8 @@ def test_deleted_vims_and_finished_executions_are_not_claimed(registry: Registry
     deleted, finished, live = add_monitored_vims(registry, 3)
     with registry.transaction() as session:
         session.get(Vim, deleted).deleted_at = utcnow()
-        records.finish_execution(session, finished, records.SUCCESS)
+        (execution_id,) = records.running_execution_ids(session, finished)
+        records.finish_execution(session, execution_id, SUCCESS)
     assert balance(registry, "e1") == {live}
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, inspect, select, update
 from tests.rows import insert_vim, vim_row
 from vimwatch.conductor.status_changes import apply_status_changes
 from vimwatch.context import RequestContext, admin_context
-from vimwatch.registry.database import Registry, _alembic_config, make_engine, migrate, utcnow
+from vimwatch.registry.database import Registry, _alembic_config, make_db_engine, migrate, utcnow
 from vimwatch.registry.models import Vim, VimStatusCount
 from vimwatch.registry.vims import count_by_status
 
@@ -144,31 +144,31 @@ def test_a_rolled_back_change_leaves_the_counts_as_they_were(registry: Registry)
 
 
 def test_upgrading_a_populated_database_counts_its_vims(database_url: str) -> None:
-    engine = make_engine(database_url)
+    db_engine = make_db_engine(database_url)
     try:
         config = _alembic_config()
-        with engine.begin() as connection:
+        with db_engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0005")
-        registry = Registry(engine)
+        registry = Registry(db_engine)
         add_fleet(registry)
         with registry.transaction() as session:
             session.execute(update(Vim).where(Vim.id == "a0").values(deleted_at=utcnow()))
-        migrate(engine)
+        migrate(db_engine)
         assert sum(counters(registry).values()) == 8
         assert_counts_match(registry)
     finally:
-        engine.dispose()
+        db_engine.dispose()
 
 
 def test_downgrading_removes_the_counters_and_their_triggers(registry: Registry) -> None:
     config = _alembic_config()
-    with registry.engine.begin() as connection:
+    with registry.db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")
-    assert "vim_status_counts" not in inspect(registry.engine).get_table_names()
+    assert "vim_status_counts" not in inspect(registry.db_engine).get_table_names()
     add_fleet(registry)
     with registry.transaction() as session:
         session.execute(update(Vim).where(Vim.id == "a0").values(status="UNREACHABLE"))
-    migrate(registry.engine)
+    migrate(registry.db_engine)
     assert_counts_match(registry)

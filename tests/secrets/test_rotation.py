@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from tests.conftest import PASSWORD
 from tests.service import Server
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.registry.database import Registry, make_db_engine, migrate
 from vimwatch.secrets.keyring import KEY_FILE, Keyring, KeyringError, write_keys
 from vimwatch.secrets.rotation import add_primary_key, prune_old_keys, reseal_all
 
@@ -72,11 +72,11 @@ def test_rotation_while_serving_then_prune(server: Server, keystone) -> None:
 
 
 def test_prune_refuses_while_a_secret_still_needs_an_old_key(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    migrate(engine)
-    registry = Registry(engine)
+    db_engine = make_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(db_engine)
+    registry = Registry(db_engine)
     keys = tmp_path / "keys"
-    old = Keyring.open(keys)
+    old = Keyring.create(keys)
     stale = old.seal(b'{"password": "x"}')
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         db.execute(
@@ -86,7 +86,7 @@ def test_prune_refuses_while_a_secret_still_needs_an_old_key(tmp_path: Path) -> 
             " '{}', ?, '{}', 0, '', '2026-01-01 00:00:00')",
             (stale,),
         )
-    reseal_all(registry, add_primary_key(keys))
+    reseal_all(registry, add_primary_key(keys, registry))
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         db.execute("UPDATE vims SET sealed_secrets = ?", (stale,))
     with pytest.raises(KeyringError, match="still sealed with an old key"):

@@ -1,7 +1,12 @@
-"""VimService.register: a VIM, its event and its workflow records commit together."""
+"""VimService writes: a VIM, its event and its workflow records commit together, and only
+once whatever can fail (the answer included) has succeeded."""
 
 from __future__ import annotations
 
+import select as select_module
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +14,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vimwatch.api.schemas import VimCreate
 from vimwatch.config import Settings
 from vimwatch.context import RequestContext
-from vimwatch.errors import Conflict, ServiceUnavailable
+from vimwatch.errors import Conflict, Forbidden, ServiceUnavailable
 from vimwatch.registry import workflows as records
+from vimwatch.registry.commit_gate import Abandoned, CommitGate
 from vimwatch.registry.database import Registry
 from vimwatch.registry.models import Event, Execution, Vim, Workflow
 from vimwatch.secrets.keyring import Keyring
+from vimwatch.services.vim_input import VimCreate, VimUpdate
 from vimwatch.services.vims import VimService
 from vimwatch.workflows.backends.base import WorkflowBackend
 from vimwatch.workflows.definition import workflow_definition
@@ -80,7 +86,7 @@ class RemoteBackend(_Backend):
 
 def _service(registry: Registry, backend: WorkflowBackend, tmp_path: Path) -> VimService:
     settings = Settings(state_dir=tmp_path, validate_vims=False)
-    return VimService(registry, Keyring.open(tmp_path / "keys"), backend, settings)
+    return VimService(registry, Keyring.create(tmp_path / "keys"), backend, settings)
 
 
 def _vim(name: str) -> VimCreate:
@@ -163,3 +169,108 @@ def test_an_import_starts_every_vim_after_its_one_commit_and_answers_even_if_tha
     imported = down.register_many(CONTEXT, [_vim("edge-3")])
     assert [vim["status"] for vim in imported] == ["PENDING"]
     assert _count(registry, Vim) == 3
+
+
+def test_validation_never_connects_where_the_outbound_policy_denies_a_member(
+    registry: Registry, tmp_path: Path
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    request = _vim("internal").model_copy(
+        update={"auth_url": f"http://127.0.0.1:{listener.getsockname()[1]}/identity"}
+    )
+    settings = Settings(state_dir=tmp_path, validate_vims=True)
+    service = VimService(registry, Keyring.create(tmp_path / "keys"), RegistryBackend(), settings)
+    try:
+        with pytest.raises(Forbidden, match="outbound policy"):
+            service.register(CONTEXT, request)
+        assert select_module.select([listener], [], [], 0.5)[0] == []  # nobody connected
+    finally:
+        listener.close()
+    assert _count(registry, Vim) == 0
+
+
+def _unsendable(result: object) -> object:
+    raise ValueError("the answer cannot be rendered")
+
+
+def test_an_answer_that_cannot_be_built_stores_nothing(registry: Registry, tmp_path: Path) -> None:
+    backend = RegistryBackend()
+    service = _service(registry, backend, tmp_path)
+    with pytest.raises(ValueError):
+        service.register(CONTEXT, _vim("edge-1"), _unsendable)
+    with pytest.raises(ValueError):
+        service.register_many(CONTEXT, [_vim("edge-2"), _vim("edge-3")], answer=_unsendable)
+    assert [_count(registry, model) for model in (Vim, Event, Workflow, Execution)] == [0] * 4
+    kept = service.register(CONTEXT, _vim("edge-4"))
+    with pytest.raises(ValueError):
+        service.update(CONTEXT, kept["id"], VimUpdate(name="renamed"), _unsendable)
+    assert service.show(CONTEXT, kept["id"])["name"] == "edge-4"
+    assert backend.started == [kept["id"]]
+
+
+def test_a_request_abandoned_before_its_commit_stores_nothing(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RegistryBackend()
+    service = _service(registry, backend, tmp_path)
+    gate = CommitGate()
+
+    def abandoned_while_answering(view: dict) -> dict:
+        assert gate.abandon()
+        return view
+
+    with pytest.raises(Abandoned):
+        gate.run(lambda: service.register(CONTEXT, _vim("edge-1"), abandoned_while_answering))
+    assert [_count(registry, model) for model in (Vim, Event, Workflow, Execution)] == [0] * 4
+    assert backend.started == []
+    with pytest.raises(Abandoned):
+        gate.run(lambda: service.register(CONTEXT, _vim("edge-1")))
+    assert _count(registry, Vim) == 0
+
+
+def test_a_request_past_its_commit_cannot_be_abandoned(registry: Registry, tmp_path: Path) -> None:
+    service = _service(registry, RegistryBackend(), tmp_path)
+    gate = CommitGate()
+    view = gate.run(lambda: service.register(CONTEXT, _vim("edge-1")))
+    assert not gate.abandon()
+    assert service.show(CONTEXT, view["id"])["name"] == "edge-1"
+
+
+def test_an_import_with_skip_existing_skips_and_reports_the_names_already_taken(
+    registry: Registry, tmp_path: Path
+) -> None:
+    backend = RegistryBackend()
+    service = _service(registry, backend, tmp_path)
+    first = service.register_many(CONTEXT, [_vim("edge-1"), _vim("edge-2")])
+    fleet = [_vim("edge-0"), _vim("edge-1"), _vim("edge-2"), _vim("edge-3")]
+    with pytest.raises(Conflict):
+        service.register_many(CONTEXT, fleet)
+    outcome = service.register_many(CONTEXT, fleet, skip_existing=True, answer=lambda o: o)
+    assert [vim["name"] for vim in outcome.imported] == ["edge-0", "edge-3"]
+    assert [(vim["name"], vim["id"]) for vim in outcome.skipped] == [
+        (vim["name"], vim["id"]) for vim in first
+    ]
+    again = service.register_many(CONTEXT, fleet, skip_existing=True, answer=lambda o: o)
+    assert again.imported == [] and len(again.skipped) == 4
+    assert _count(registry, Vim) == _count(registry, Execution) == 4
+    assert len(backend.started) == 4
+
+
+def test_concurrent_skip_existing_imports_of_the_same_names_store_each_vim_once(
+    registry: Registry, tmp_path: Path
+) -> None:
+    service = _service(registry, RegistryBackend(), tmp_path)
+    fleet = [_vim(f"edge-{n}") for n in range(200)]
+    start = threading.Barrier(2)
+
+    def import_fleet(_: int) -> int:
+        start.wait()
+        outcome = service.register_many(CONTEXT, fleet, skip_existing=True, answer=lambda o: o)
+        assert len(outcome.imported) + len(outcome.skipped) == len(fleet)
+        return len(outcome.imported)
+
+    with ThreadPoolExecutor(2) as pool:
+        imported = list(pool.map(import_fleet, range(2)))
+    assert sum(imported) == _count(registry, Vim) == _count(registry, Execution) == 200

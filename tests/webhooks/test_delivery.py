@@ -25,15 +25,6 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def quiet_server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path / "state", env=ENV).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def host() -> Iterator[TcpHost]:
     with TcpHost() as endpoint:
         yield endpoint

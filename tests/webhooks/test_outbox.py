@@ -126,3 +126,20 @@ def test_a_delivered_delivery_is_never_sent_again(registry: Registry) -> None:
     with registry.transaction() as session:
         assert outbox.claim_due(session, now + timedelta(days=2), 10, LEASE) == []
         assert outbox.pending_count(session) == 0
+
+
+def test_every_projects_oldest_due_delivery_is_a_candidate_behind_any_backlog(
+    registry: Registry,
+) -> None:
+    with registry.transaction() as session:
+        for vim_id, project in (("p1", "p"), ("q1", "q")):
+            session.add(Vim(**vim_row(vim_id, tenant=project)))
+    for n in range(30):
+        add_webhook(registry, f"p-hook-{n}")
+    add_webhook(registry, "q-hook", project="q")
+    apply_status_changes(registry, [("p1", "REACHABLE", False)])
+    apply_status_changes(registry, [("q1", "REACHABLE", False)])
+    with registry.reading() as session:
+        candidates = outbox.due_candidates(session, utcnow(), limit=5)
+    assert [c.project_id for c in candidates] == ["p"] * 5 + ["q"]
+    assert candidates[-1].url == "http://127.0.0.1:9/q-hook"

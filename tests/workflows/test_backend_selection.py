@@ -7,14 +7,13 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from vimwatch.config import load_settings
 from vimwatch.errors import InvalidConfig, ServiceUnavailable
 from vimwatch.messaging.inprocess import InProcessTransport
-from vimwatch.registry.database import Registry, make_engine, migrate
+from vimwatch.registry.database import Registry
 from vimwatch.workflows.backends.embedded import EmbeddedBackend
 from vimwatch.workflows.backends.factory import open_backend
 from vimwatch.workflows.backends.mistral import MistralBackend
@@ -26,14 +25,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'vimwatch.db'}")
-    migrate(engine)
-    yield Registry(engine)
-    engine.dispose()
 
 
 @pytest.fixture
@@ -55,19 +46,21 @@ def test_the_mistral_backend_needs_both_urls(monkeypatch: pytest.MonkeyPatch) ->
         load_settings(workflow_backend="mistral", mistral_url="http://127.0.0.1:8989/v2")
 
 
+# Which backend a setting picks does not depend on the database: the registry on SQLite.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_setting_picks_the_backend(
     registry: Registry, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("VIMWATCH_CONFIG", raising=False)
     transport = InProcessTransport()
     embedded = open_backend(load_settings(), registry, transport, loop)
-    assert isinstance(embedded, EmbeddedBackend) and embedded.uses_engines
+    assert isinstance(embedded, EmbeddedBackend) and embedded.engines_run_monitors
     assert embedded.reconcile_interval is None
     settings = load_settings(
         workflow_backend="mistral", mistral_url="http://127.0.0.1:8989/v2", transport_url=BROKER
     )
     mistral = open_backend(settings, registry, transport, loop)
-    assert isinstance(mistral, MistralBackend) and not mistral.uses_engines
+    assert isinstance(mistral, MistralBackend) and not mistral.engines_run_monitors
     assert mistral.reconcile_interval == 60.0
 
 

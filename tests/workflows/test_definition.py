@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vimwatch.registry.workflows import TASK_NAME, workflow_name
+from vimwatch.contract import TASK_NAME, workflow_name
 from vimwatch.workflows.definition import ACTION, workflow_definition
 
 VIM_ID = "4f3b1c9e-0000-4000-8000-000000000001"

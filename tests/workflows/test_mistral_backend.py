@@ -16,10 +16,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tests import polling
 from tests.broker import private_vhost, rabbitmqctl
 from tests.databases import scratch_database
 from tests.mistral.deployment import HEARTBEAT, Mistral
@@ -164,15 +166,8 @@ def answering_port() -> Iterator[int]:
             acceptor.join(5)
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+# A real Mistral on a loaded two-core machine is slow: 60 s a condition, polled twice a second.
+wait_for = partial(polling.wait_for, timeout=60.0, interval=0.5)
 
 
 def test_walkthrough_on_mistral_shows_the_seed_story_and_leaves_nothing(
@@ -320,9 +315,17 @@ def test_a_second_execution_of_a_vims_workflow_supersedes_the_first_monitor(
 
     deployment.mistral.run("execution-create", f"vim_id_{vim_id}")
     states = lambda: {e["ID"]: e["State"] for e in deployment.executions(vim_id)}  # noqa: E731
-    wait_for(lambda: states()[first] == "SUCCESS")
-    assert sorted(states().values()) == ["RUNNING", "SUCCESS"]
+    seen: set[str] = set()
+
+    def first_ended() -> bool:
+        now = states()
+        seen.add(now.get(first, "removed"))
+        return now.get(first) != "RUNNING"
+
+    wait_for(first_ended)
+    # It ends cleanly; the api's standing repair then tidies the ended execution away.
+    assert seen <= {"RUNNING", "SUCCESS", "removed"} and seen & {"SUCCESS", "removed"}
+    wait_for(lambda: list(states().values()) == ["RUNNING"])
+    assert first not in states()
     assert len(deployment.kill_bindings()[vim_id]) == 1
-    results = deployment.mistral.table("action-execution-list")
-    assert "SUCCESS" in [a["State"] for a in results if a["Workflow name"] == f"vim_id_{vim_id}"]
     assert api.monitor_states(vim_id) == ["REACHABLE"]

@@ -12,7 +12,9 @@ A new mode is one more entry in MODES; the routes only ever see `request_context
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 from fastapi import Request
@@ -31,8 +33,34 @@ def _noauth(request: Request) -> RequestContext:
     return RequestContext(project_id=project, roles=frozenset({"admin"}))
 
 
-def _token(request: Request) -> RequestContext:
+def presented_token(request: Request) -> str | None:
+    """The caller's token: the X-Auth-Token the OpenStack clients send, or the
+    `Authorization: Bearer` that Prometheus and most HTTP tools send. Surrounding spaces
+    are a copy-and-paste accident, never part of a token."""
     token = request.headers.get("X-Auth-Token")
+    if token is None:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        token = credentials if scheme.lower() == "bearer" else None
+    return token.strip() if token else None
+
+
+def caller_key(request: Request) -> str:
+    """Who a request counts against for rate limits (vimwatch.api.rate_limit): its token,
+    as a digest (a Keystone token can be kilobytes), or without one its address."""
+    token = presented_token(request)
+    if token:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()
+    return f"address:{caller_address(request)}"
+
+
+def caller_address(request: Request) -> str:
+    """The peer address a request came from, as the refused-authentication allowance
+    counts it."""
+    return str(request.client.host if request.client else None)
+
+
+def _token(request: Request) -> RequestContext:
+    token = presented_token(request)
     if not token:
         raise NotAuthenticated("Authentication required: send a vimwatch token in X-Auth-Token.")
     with request.app.state.registry.reading() as session:
@@ -44,7 +72,7 @@ def _token(request: Request) -> RequestContext:
 
 
 def _keystone(request: Request) -> RequestContext:
-    token = request.headers.get("X-Auth-Token")
+    token = presented_token(request)
     if not token:
         raise NotAuthenticated("Authentication required: send a Keystone token in X-Auth-Token.")
     return _keystone_tokens(request).context_for(token)
@@ -68,4 +96,17 @@ MODES: dict[str, Callable[[Request], RequestContext]] = {
 
 def request_context(request: Request) -> RequestContext:
     """The FastAPI dependency every route uses; sync, so Keystone calls run in a thread."""
-    return MODES[request.app.state.settings.auth](request)
+    mode = request.app.state.settings.auth
+    limits = getattr(request.app.state, "rate_limits", None)
+    try:
+        context = MODES[mode](request)
+    except NotAuthenticated:
+        if limits is not None:
+            limits.note_refused(caller_address(request), time.monotonic())
+        raise
+    if limits is not None:
+        key = caller_key(request)
+        limits.note_authenticated(key)
+        if context.is_admin:
+            limits.note_admin(key)
+    return context

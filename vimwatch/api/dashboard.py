@@ -10,24 +10,22 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from vimwatch.api.auth import request_context
+from vimwatch.api.engine_view import EngineView
 from vimwatch.context import RequestContext
 from vimwatch.dashboard import queries
 from vimwatch.errors import NotFound
-from vimwatch.metrics.probes import ProbeStats
+from vimwatch.metrics.probes import RecentProbe
+from vimwatch.registry.checks import checks_of
+from vimwatch.registry.events import MAX_EVENT_ID
 from vimwatch.registry.models import Vim
 
 router = APIRouter(tags=["dashboard"])
 STATIC = files("vimwatch.dashboard") / "static"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
-
-
-@router.get("/", include_in_schema=False)
-async def root() -> RedirectResponse:
-    return RedirectResponse("/dashboard", status_code=307)
 
 
 @router.get("/dashboard", include_in_schema=False)
@@ -43,14 +41,14 @@ async def dashboard_asset(asset: str) -> FileResponse:
 
 
 def _probe_columns(
-    vim: Vim, stats: ProbeStats | None, history: dict[str, list]
+    vim: Vim, probes: list[RecentProbe], history: dict[str, list]
 ) -> tuple[float | None, dict[str, Any]]:
     """Latency (of the last probe, if it got an answer) and the sparkline's points.
 
-    Only a process that runs the VIM's monitor knows its probes; elsewhere (services mode)
-    the sparkline shows the VIM's status history and the latency is unknown.
+    Only the embedded default's engine process, which runs every monitor, knows the
+    probes; elsewhere (services mode) the sparkline shows the VIM's status history and
+    the latency is unknown.
     """
-    probes = stats.recent(vim.id) if stats is not None else []
     if probes:
         latency = probes[-1].rtt_ms if probes[-1].ok else None
         return latency, {
@@ -73,7 +71,7 @@ async def dashboard_vims(
 ) -> dict[str, Any]:
     where = queries.VimFilter(name=name.strip(), status=status, project=project.strip())
     state = request.app.state
-    stats: ProbeStats | None = getattr(state, "probe_stats", None)
+    engine: EngineView | None = getattr(state, "engine", None)
 
     def load() -> dict[str, Any]:
         with state.registry.reading() as session:
@@ -84,9 +82,11 @@ async def dashboard_vims(
             ids = [vim.id for vim in vims]
             changed = queries.last_changes(session, ids)
             history = queries.status_history(session, ids)
+            checks = checks_of(session, ids)
+        probes = engine.recent(ids) if engine is not None else {}
         rows = []
         for vim in vims:
-            latency, recent = _probe_columns(vim, stats, history)
+            latency, recent = _probe_columns(vim, probes.get(vim.id, []), history)
             rows.append(
                 {
                     "id": vim.id,
@@ -97,6 +97,10 @@ async def dashboard_vims(
                     "latency_ms": latency,
                     "last_change": str(changed.get(vim.id) or vim.created_at),
                     "recent": recent,
+                    "checks": {
+                        name: {"state": check["state"], "reason": check["reason"]}
+                        for name, check in checks.get(vim.id, {}).items()
+                    },
                 }
             )
         return {
@@ -115,7 +119,7 @@ async def dashboard_events(
     request: Request,
     context: RequestContext = Depends(request_context),
     limit: int = Query(default=50, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1, le=2**62),
+    before: int | None = Query(default=None, ge=1, le=MAX_EVENT_ID),
 ) -> dict[str, Any]:
     def load() -> list[dict[str, Any]]:
         with request.app.state.registry.reading() as session:

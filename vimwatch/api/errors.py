@@ -8,6 +8,8 @@ whose body says nothing about the request (no credential can leak through a trac
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,6 +50,7 @@ ERROR_STATUSES = {
     404: "no such resource (or not visible to the caller)",
     409: "conflicts with an existing resource",
     413: "request body too large",
+    429: "the caller's request rate is spent; retry after Retry-After seconds",
     503: "a service vimwatch depends on is unavailable",
 }
 
@@ -62,7 +65,7 @@ def documented_errors(model: type[BaseModel]) -> dict[int | str, dict]:
 
 def error_response(request: Request, status: int, kind: str, message: str) -> JSONResponse:
     if request.url.path.startswith("/v2"):
-        body = {
+        body: dict[str, Any] = {
             "faultcode": "Client" if status < 500 else "Server",
             "faultstring": message,
             "debuginfo": None,
@@ -72,18 +75,65 @@ def error_response(request: Request, status: int, kind: str, message: str) -> JS
     return JSONResponse(body, status_code=status)
 
 
-def _describe(exc: RequestValidationError) -> str:
+#: Attributes a client may read but never send on create, as Tacker's attribute map had them.
+_NOT_POSTABLE = frozenset(
+    {"id", "status", "placement_attr", "created_at", "updated_at", "shared", "deleted_at"}
+)
+
+
+def _describe(exc: RequestValidationError, method: str) -> str:
+    """Tacker's texts for a body it would refuse, in Tacker's order of checks, so tools
+    matching on them keep working."""
+    errors = exc.errors()
+    if exc.body in (None, b"", "", {}) and any(_is_missing_body(error) for error in errors):
+        return "Resource body required"
+    missing_resources = _resources(errors)
+    if any(
+        error["type"] == "extra_forbidden"
+        and len(error["loc"]) == 2
+        and str(error["loc"][1]).removesuffix("s") in missing_resources
+        for error in errors
+    ):
+        return "Bulk operation not supported"
+    if missing_resources:
+        return f"Unable to find '{sorted(missing_resources)[0]}' in request body"
     problems = []
-    for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"] if part != "body")
+    unknown = []
+    for error in errors:
+        loc = [str(part) for part in error["loc"] if part != "body"]
+        location = ".".join(loc)
         if error["type"] == "extra_forbidden":
-            problems.append(f"Unrecognized attribute '{location.rsplit('.', 1)[-1]}'")
+            key = loc[-1] if loc else location
+            if method == "POST" and len(loc) == 2 and key in _NOT_POSTABLE:
+                problems.append(f"Attribute '{key}' not allowed in POST")
+            else:
+                unknown.append(key)
         elif error["type"] == "missing":
-            problems.append(f"Required attribute '{location}' not specified")
+            problems.append(
+                f"Failed to parse request. Required attribute '{loc[-1]}' not specified"
+            )
         else:
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"Invalid input for {location or 'body'}: {message}")
+            if message.startswith("Cannot update read-only attribute"):
+                problems.append(message)
+            else:
+                problems.append(f"Invalid input for {location or 'body'}. Reason: {message}.")
+    if unknown:
+        problems.insert(0, f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     return "; ".join(problems)
+
+
+def _is_missing_body(error: dict) -> bool:
+    return error["type"] in ("missing", "json_invalid") or tuple(error["loc"]) == ("body",)
+
+
+def _resources(errors: Sequence[Any]) -> set[str]:
+    """The resource keys (`vim`) the body lacked: `{"vims": [...]}` is a bulk request."""
+    return {
+        str(error["loc"][1])
+        for error in errors
+        if error["type"] == "missing" and len(error["loc"]) == 2 and error["loc"][0] == "body"
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -93,7 +143,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, 400, "HTTPBadRequest", _describe(exc))
+        return error_response(request, 400, "HTTPBadRequest", _describe(exc, request.method))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -11,7 +11,7 @@ from vimwatch.api.auth import request_context
 from vimwatch.api.listing import present_filters, project
 from vimwatch.context import RequestContext
 from vimwatch.errors import NotFound
-from vimwatch.registry.events import get_event, list_events, parse_event_id
+from vimwatch.registry.events import MAX_EVENT_ID, get_event, list_events, parse_event_id
 from vimwatch.registry.models import Event
 
 router = APIRouter(tags=["events"])
@@ -46,7 +46,7 @@ async def list_all_events(
     event_type: list[str] = Query(default=[]),
     fields: list[str] = Query(default=[]),
     limit: int | None = Query(default=None, ge=1, le=PAGE_CAP),
-    marker: int | None = Query(default=None, ge=0, le=2**62),
+    marker: int | None = Query(default=None, ge=0, le=MAX_EVENT_ID),
 ) -> dict[str, Any]:
     """Oldest first; pages by `limit` and `marker` (the last event id seen), capped at
     PAGE_CAP events when no limit is given so an unbounded history stays cheap to ask."""
@@ -95,5 +95,7 @@ async def show_event(
 
     event = await run_in_threadpool(load)
     if event is None:
-        raise NotFound(f"event {raw} not found")
+        raise NotFound(
+            f"Specified Event id {raw} is invalid. Please verify and pass a valid Event id"
+        )
     return {"event": project(event, fields)}

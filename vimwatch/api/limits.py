@@ -7,6 +7,7 @@ lying header nor a chunked upload can make the server buffer more than the limit
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,20 +17,29 @@ MAX_BODY_BYTES = 1024 * 1024
 LARGER_LIMITS = {"/v1.0/vims/import": 64 * 1024 * 1024}
 
 
-async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-    message = f"request body larger than {limit} bytes"
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    kind: str,
+    message: str,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """An error answered by a middleware, before the app and its error handlers, in the
+    envelope of the route's family of clients (vimwatch.api.errors)."""
     if scope["path"].startswith("/v2"):
-        body = {"faultcode": "Client", "faultstring": message, "debuginfo": None}
+        body: dict[str, Any] = {"faultcode": "Client", "faultstring": message, "debuginfo": None}
     else:
-        body = {"TackerError": {"type": "RequestEntityTooLarge", "message": message, "detail": ""}}
+        body = {"TackerError": {"type": kind, "message": message, "detail": ""}}
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
+                *headers,
             ],
         }
     )
@@ -48,7 +58,8 @@ class BodyLimit:
         limit = LARGER_LIMITS.get(scope["path"], self.limit)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(scope, send, limit)
+            message = f"request body larger than {limit} bytes"
+            await send_error(scope, send, 413, "RequestEntityTooLarge", message)
             return
         received = 0
 

@@ -16,7 +16,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from vimwatch.api.auth import request_context
 from vimwatch.context import RequestContext
-from vimwatch.dashboard.queries import FeedEvent, events_after
+from vimwatch.dashboard.queries import FeedEvent, events_after, latest_visible_event_id
 from vimwatch.registry.events import parse_event_id
 
 router = APIRouter(tags=["events"])
@@ -25,6 +25,19 @@ BACKLOG = 1000
 
 def _message(event: FeedEvent) -> ServerSentEvent:
     return ServerSentEvent(data=event.as_dict(), id=str(event.id))
+
+
+async def _last_visible(request: Request, context: RequestContext) -> int:
+    """Where the live part of the stream starts, as far as the caller may know it."""
+    published = request.app.state.feed.last_seen
+    if context.is_admin:
+        return published
+
+    def newest() -> int:
+        with request.app.state.registry.reading() as session:
+            return latest_visible_event_id(session, context, published)
+
+    return await asyncio.to_thread(newest)
 
 
 @router.get("/v1.0/events/stream", response_class=EventSourceResponse)
@@ -53,11 +66,14 @@ async def stream_events(
         for event in backlog:
             sent.add(event.id)
             yield _message(event)
-        yield ServerSentEvent(event="ready", data={"last_event_id": feed.last_seen})
+        yield ServerSentEvent(
+            event="ready", data={"last_event_id": await _last_visible(request, context)}
+        )
         while True:
             event = await subscription.queue.get()
             if event is None:
-                yield ServerSentEvent(event="resync", data={})
+                if not subscription.closed:
+                    yield ServerSentEvent(event="resync", data={})
                 return
             # The client may have seen ids this process has not polled yet (another api).
             if event.id not in sent and (resume_after is None or event.id > resume_after):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from vimwatch.api.auth import request_context
+from vimwatch.api.draining import committed
 from vimwatch.context import RequestContext
+from vimwatch.services.storable import Text
 from vimwatch.webhooks.service import WebhookService
 
 router = APIRouter(tags=["webhooks"])
@@ -19,14 +22,14 @@ router = APIRouter(tags=["webhooks"])
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048)
-    secret: str = Field(min_length=1, max_length=1024)
-    project_id: str | None = Field(default=None, min_length=1, max_length=64)
+    url: Text = Field(max_length=2048)
+    secret: Text = Field(min_length=1, max_length=1024)
+    project_id: Text | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        parts = urlsplit(value)  # a malformed URL raises ValueError: a 400 like any other
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
         return value
@@ -47,17 +50,15 @@ async def add_webhook(
     body: WebhookCreateRequest, request: Request, context: RequestContext = Depends(request_context)
 ) -> dict[str, Any]:
     spec = body.webhook
-    webhook = await run_in_threadpool(
-        _service(request).add, context, spec.url, spec.secret, spec.project_id
-    )
-    return {"webhook": webhook}
+    add = partial(_service(request).add, context, spec.url, spec.secret, spec.project_id)
+    return {"webhook": await committed(add)}
 
 
 @router.get("/v1.0/webhooks")
 async def list_webhooks(
     request: Request, context: RequestContext = Depends(request_context)
 ) -> dict[str, Any]:
-    return {"webhooks": await run_in_threadpool(_service(request).list, context)}
+    return {"webhooks": await run_in_threadpool(_service(request).list_webhooks, context)}
 
 
 @router.get("/v1.0/webhooks/{webhook_id}")
@@ -78,5 +79,5 @@ async def test_webhook(
 async def delete_webhook(
     webhook_id: str, request: Request, context: RequestContext = Depends(request_context)
 ) -> Response:
-    await run_in_threadpool(_service(request).delete, context, webhook_id)
+    await committed(partial(_service(request).delete, context, webhook_id))
     return Response(status_code=204)

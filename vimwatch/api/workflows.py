@@ -19,6 +19,7 @@ from vimwatch.api.auth import request_context
 from vimwatch.api.errors import MistralErrorBody, documented_errors
 from vimwatch.api.listing import project
 from vimwatch.context import RequestContext
+from vimwatch.contract import RUNNING
 from vimwatch.errors import BadRequest, NotFound
 from vimwatch.registry import workflows as records
 from vimwatch.registry.models import Execution, Task, Workflow
@@ -29,7 +30,7 @@ _PAGING = frozenset({"limit", "marker", "sort_keys", "sort_dirs", "fields"})
 _NAMESPACE_KEYS = frozenset({"namespace", "workflow_namespace"})
 
 
-def _time(value: datetime | None) -> str | None:
+def mistral_time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else None
 
 
@@ -44,8 +45,8 @@ def workflow_view(workflow: Workflow) -> dict[str, Any]:
         "tags": [],
         "scope": "private",
         "project_id": workflow.project_id,
-        "created_at": _time(workflow.created_at),
-        "updated_at": _time(workflow.updated_at),
+        "created_at": mistral_time(workflow.created_at),
+        "updated_at": mistral_time(workflow.updated_at),
     }
 
 
@@ -65,8 +66,8 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "input": execution.input,
         "output": "{}",
         "project_id": execution.project_id,
-        "created_at": _time(execution.created_at),
-        "updated_at": _time(execution.updated_at),
+        "created_at": mistral_time(execution.created_at),
+        "updated_at": mistral_time(execution.updated_at),
     }
 
 
@@ -85,15 +86,17 @@ def task_view(task: Task) -> dict[str, Any]:
         "project_id": task.project_id,
         "runtime_context": "{}",
         "published": "{}",
-        "processed": task.state != records.RUNNING,
-        "created_at": _time(task.created_at),
-        "started_at": _time(task.started_at),
-        "finished_at": _time(task.finished_at),
-        "updated_at": _time(task.updated_at),
+        # A monitor task runs until it is stopped, so it never has a result to show.
+        "result": "{}",
+        "processed": task.state != RUNNING,
+        "created_at": mistral_time(task.created_at),
+        "started_at": mistral_time(task.started_at),
+        "finished_at": mistral_time(task.finished_at),
+        "updated_at": mistral_time(task.updated_at),
     }
 
 
-def _filters(request: Request, renames: dict[str, str]) -> dict[str, str]:
+def mistral_filters(request: Request, renames: dict[str, str]) -> dict[str, str]:
     """Query parameters other than paging become Mistral filters; namespaces are all ''."""
     filters = {}
     for key, value in request.query_params.items():
@@ -107,7 +110,7 @@ def _filters(request: Request, renames: dict[str, str]) -> dict[str, str]:
     return filters
 
 
-def _limit(limit: int | None) -> int:
+def page_limit(limit: int | None) -> int:
     if limit is not None and limit < 1:
         raise BadRequest("limit must be a positive integer")
     return min(limit or MAX_LIMIT, MAX_LIMIT)
@@ -125,7 +128,7 @@ class Paging:
 async def _list(
     request: Request,
     context: RequestContext,
-    model: type,
+    model: records.RecordModel,
     allowed: frozenset[str],
     view: Callable[[Any], dict[str, Any]],
     page: Paging,
@@ -133,7 +136,7 @@ async def _list(
     renames: dict[str, str] | None = None,
     scope: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    filters = {**_filters(request, renames or {}), **(scope or {})}
+    filters = {**mistral_filters(request, renames or {}), **(scope or {})}
     newest_first = (page.sort_dirs or "asc").split(",")[0] == "desc"
 
     def load() -> list[dict[str, Any]]:
@@ -144,7 +147,7 @@ async def _list(
                 model,
                 filters,
                 allowed,
-                limit=_limit(page.limit),
+                limit=page_limit(page.limit),
                 newest_first=newest_first,
                 marker=request.query_params.get("marker") or None,
             )
@@ -243,7 +246,11 @@ async def list_execution_tasks(
 
 
 async def _show(
-    request: Request, context: RequestContext, model: type, record_id: str, view: Callable
+    request: Request,
+    context: RequestContext,
+    model: records.RecordModel,
+    record_id: str,
+    view: Callable,
 ) -> dict[str, Any]:
     def load() -> dict[str, Any] | None:
         with request.app.state.registry.reading() as session:

@@ -11,7 +11,21 @@ from typing import Any
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
-from vimwatch.cli import event, execution, keys, server, task, token, vim, watch, webhook, workflow
+from vimwatch.cli import (
+    availability,
+    event,
+    execution,
+    keys,
+    maintenance,
+    quota,
+    server,
+    task,
+    token,
+    vim,
+    watch,
+    webhook,
+    workflow,
+)
 from vimwatch.cli.client import ApiClient
 
 COMMANDS: dict[str, type] = {
@@ -21,9 +35,12 @@ COMMANDS: dict[str, type] = {
     "engine": server.Engine,
     "db upgrade": server.DbUpgrade,
     "keys rotate": keys.RotateKeys,
+    "keys check": keys.CheckKeys,
     "token create": token.CreateToken,
     "token list": token.ListTokens,
     "token revoke": token.RevokeToken,
+    "quota show": quota.ShowQuota,
+    "quota set": quota.SetQuota,
     "vim register": vim.RegisterVim,
     "vim import": vim.ImportVims,
     "vim list": vim.ListVims,
@@ -32,6 +49,11 @@ COMMANDS: dict[str, type] = {
     "vim set": vim.UpdateVim,
     "vim delete": vim.DeleteVim,
     "vim watch": watch.WatchVims,
+    "vim availability": availability.VimAvailability,
+    "availability": availability.FleetAvailability,
+    "maintenance add": maintenance.AddWindow,
+    "maintenance list": maintenance.ListWindows,
+    "maintenance delete": maintenance.DeleteWindow,
     "workflow list": workflow.ListWorkflows,
     "workflow show": workflow.ShowWorkflow,
     "execution list": execution.ListExecutions,
@@ -62,9 +84,12 @@ class VimwatchApp(App):
         self._client: ApiClient | None = None
 
     def build_option_parser(
-        self, description: str | None, version: str | None, **kwargs: Any
+        self,
+        description: str | None,
+        version: str | None,
+        argparse_kwargs: dict[str, Any] | None = None,
     ) -> ArgumentParser:
-        parser = super().build_option_parser(description, version, **kwargs)
+        parser = super().build_option_parser(description, version, argparse_kwargs)
         parser.add_argument(
             "--os-url",
             default=os.environ.get("VIMWATCH_URL", "http://127.0.0.1:9890"),

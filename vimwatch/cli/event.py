@@ -8,6 +8,8 @@ from typing import Any
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
+from vimwatch.cli.client import api_client
+
 COLUMNS = (
     ("ID", "id"),
     ("Resource Type", "resource_type"),
@@ -31,7 +33,7 @@ class ListEvents(Lister):
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         params = {name: getattr(args, name) for name in _FILTERS if getattr(args, name)}
-        events = self.app.client.get("/v1.0/events", params)["events"]
+        events = api_client(self.app).get("/v1.0/events", params)["events"]
         return (
             tuple(h for h, _ in COLUMNS),
             [tuple(event.get(key) for _, key in COLUMNS) for event in events],
@@ -47,5 +49,5 @@ class ShowEvent(ShowOne):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        event = self.app.client.get(f"/v1.0/events/{args.event_id}")["event"]
+        event = api_client(self.app).get(f"/v1.0/events/{args.event_id}")["event"]
         return tuple(h for h, _ in COLUMNS), tuple(event.get(key) for _, key in COLUMNS)

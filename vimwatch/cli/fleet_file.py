@@ -16,8 +16,8 @@ import yaml
 
 from vimwatch.cli.client import CommandError
 from vimwatch.cli.vim_config import body_from_mapping
+from vimwatch.cli.yaml_file import load_yaml
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _REGISTER_KEYS = ("description", "is_default", "tenant_id")
 
 
@@ -28,7 +28,7 @@ def read_fleet(path: Path) -> list[dict[str, Any]]:
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        entries = json.loads(text) if text.lstrip()[:1] in ("[", "{") else yaml.load(text, _LOADER)
+        entries = json.loads(text) if text.lstrip()[:1] in ("[", "{") else load_yaml(text, path)
     except (ValueError, yaml.YAMLError) as exc:
         message = f"{path} is neither valid JSON nor YAML: {exc}".replace("\n", " ")
         raise CommandError(message) from None
@@ -43,7 +43,7 @@ def read_fleet(path: Path) -> list[dict[str, Any]]:
             raise CommandError(f"{origin} must be a mapping of VIM settings")
         if not entry.get("name"):
             raise CommandError(f"{origin}: 'name' is required")
-        body = body_from_mapping(entry, origin)
+        body = body_from_mapping(entry, origin, also_known=("name", *_REGISTER_KEYS))
         body["name"] = str(entry["name"])
         body.update({key: entry[key] for key in _REGISTER_KEYS if key in entry})
         bodies.append(body)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
-from vimwatch.cli.client import CommandError
+from vimwatch.cli.client import CommandError, api_client
 
 
 def parse_filters(pairs: list[str]) -> dict[str, str]:
@@ -38,7 +38,7 @@ class RecordLister(Lister):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        items = self.app.client.get(self.path, parse_filters(args.filter))[self.collection]
+        items = api_client(self.app).get(self.path, parse_filters(args.filter))[self.collection]
         headings = tuple(heading for heading, _ in self.columns)
         return headings, [tuple(item.get(key) for _, key in self.columns) for item in items]
 
@@ -53,7 +53,7 @@ class RecordShower(ShowOne):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        item = self.app.client.get(f"{self.path}/{args.identifier}")
+        item = api_client(self.app).get(f"{self.path}/{args.identifier}")
         return (
             tuple(heading for heading, _ in self.columns),
             tuple(item.get(key) for _, key in self.columns),

@@ -11,7 +11,6 @@ from cliff.command import Command
 from vimwatch.config import Settings, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-SHUTDOWN_GRACE = 3.0  # seconds requests may run on after SIGTERM
 
 
 class _Role(Command):
@@ -36,21 +35,28 @@ class _HttpRole(_Role):
         return parser
 
     def take_action(self, args: Namespace) -> None:
-        import uvicorn
-
-        from vimwatch.roles.api import build_api_app
+        from vimwatch.roles.claims import listen, lock_state_dir
+        from vimwatch.roles.engine_child import EngineChild
+        from vimwatch.workflows.backends.choice import engines_run_monitors
 
         settings = self.settings(args, host=args.host, port=args.port)
-        app = build_api_app(settings, embedded=self.embedded)
-        # Event streams (dashboards, `vim watch`) never end by themselves; without a bound
-        # they would hold a stopping server forever.
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE,
-        )
+        listener = listen(settings.host, settings.port)
+        # The embedded server owns its state dir's SQLite and monitors: one per state dir.
+        state_lock = lock_state_dir(settings.state_dir) if self.embedded else None
+        # Started before the api's imports below, so that the two processes' imports run
+        # side by side (vimwatch.roles.engine_child).
+        engine_child = EngineChild() if self.embedded and engines_run_monitors(settings) else None
+        try:
+            from vimwatch.roles.api import build_api_app
+            from vimwatch.roles.http import serve_api
+
+            app = build_api_app(settings, embedded=self.embedded, engine_child=engine_child)
+            serve_api(app, settings, listener)
+        finally:
+            if engine_child:
+                engine_child.discard()
+            if state_lock:
+                state_lock.close()
 
 
 class Serve(_HttpRole):
@@ -85,7 +91,7 @@ class DbUpgrade(_Role):
     """Create or upgrade the database schema (safe to run twice)."""
 
     def take_action(self, args: Namespace) -> None:
-        from vimwatch.registry.database import make_engine, migrate
+        from vimwatch.registry.database import make_db_engine, migrate
 
-        migrate(make_engine(self.settings(args).effective_database_url))
+        migrate(make_db_engine(self.settings(args).effective_database_url))
         self.app.stdout.write("database is at the newest schema\n")

@@ -7,21 +7,23 @@ made before any server runs, and a leaked one revoked while they run.
 from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cliff.command import Command
 from cliff.lister import Lister
 
 from vimwatch.cli.client import CommandError
-from vimwatch.config import load_settings
-from vimwatch.registry.database import Registry
+from vimwatch.config import Settings, load_settings
+
+if TYPE_CHECKING:  # the database's modules load only for the commands that use them
+    from vimwatch.registry.database import Registry
 
 
-def _registry(args: Namespace) -> Registry:
+def _registry(settings: Settings) -> Registry:
     from vimwatch.roles.runtime import open_registry
 
     # Migrating is safe to repeat, and lets the first token be made before any server ran.
-    return open_registry(load_settings(args.config), upgrade=True)
+    return open_registry(settings, upgrade=True)
 
 
 class _TokenCommand(Command):
@@ -41,12 +43,19 @@ class CreateToken(_TokenCommand):
         return parser
 
     def take_action(self, args: Namespace) -> None:
+        from vimwatch.errors import QuotaExceeded
+        from vimwatch.registry import quotas
         from vimwatch.registry.tokens import create_token
 
         if not args.project.strip() or len(args.project) > 64:
             raise CommandError("--project must be 1 to 64 characters")
-        with _registry(args).transaction() as session:
-            row, token = create_token(session, args.project, admin=args.admin)
+        settings = load_settings(args.config)
+        try:
+            with _registry(settings).transaction() as session:
+                quotas.reserve(session, settings, args.project, "tokens", 1)
+                row, token = create_token(session, args.project, admin=args.admin)
+        except QuotaExceeded as exc:
+            raise CommandError(exc.message) from None
         role = "admin" if args.admin else "member"
         self.app.stdout.write(f"token {row.id} for project {args.project} ({role}): {token}\n")
 
@@ -62,7 +71,7 @@ class RevokeToken(_TokenCommand):
     def take_action(self, args: Namespace) -> None:
         from vimwatch.registry.tokens import revoke_token
 
-        with _registry(args).transaction() as session:
+        with _registry(load_settings(args.config)).transaction() as session:
             revoke_token(session, args.token_id)
         self.app.stdout.write(f"token {args.token_id} revoked\n")
 
@@ -78,7 +87,7 @@ class ListTokens(Lister):
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         from vimwatch.registry.tokens import list_tokens
 
-        with _registry(args).reading() as session:
+        with _registry(load_settings(args.config)).reading() as session:
             rows = [
                 (t.id, t.project_id, t.is_admin, str(t.created_at), str(t.revoked_at or ""))
                 for t in list_tokens(session)

@@ -12,9 +12,11 @@ from cliff.command import Command
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
-from vimwatch.cli.client import ApiClient, CommandError
+from vimwatch.cli.client import ApiClient, CommandError, api_client
 from vimwatch.cli.fleet_file import read_fleet
+from vimwatch.cli.fleet_import import import_batches, split
 from vimwatch.cli.vim_config import body_from_config
+from vimwatch.contract import VIM_STATUSES
 
 LIST_COLUMNS = ("id", "name", "tenant_id", "type", "is_default", "status")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -58,11 +60,16 @@ class RegisterVim(ShowOne):
         body.update(name=args.name, description=args.description, is_default=args.is_default)
         if args.tenant_id:
             body["tenant_id"] = args.tenant_id
-        return show_vim(self.app.client.request("POST", "/v1.0/vims", json={"vim": body})["vim"])
+        return show_vim(
+            api_client(self.app).request("POST", "/v1.0/vims", json={"vim": body})["vim"]
+        )
 
 
 class ImportVims(Lister):
-    """Register every VIM of a YAML or JSON list of VIM configs, a batch per API call."""
+    """Register every VIM of a YAML or JSON list of VIM configs, a batch per API call.
+
+    An import that stops part way says which batches are stored; the same command with
+    --skip-existing then imports the rest, skipping the names already registered."""
 
     def get_parser(self, prog_name: str) -> ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -73,29 +80,37 @@ class ImportVims(Lister):
             default=5000,
             help="VIMs per API call; each call stores all of its VIMs or none (default 5000)",
         )
+        parser.add_argument(
+            "--skip-existing",
+            action="store_true",
+            help="skip VIMs whose name is already registered in their project instead of "
+            "refusing their batch: finishes an import that stopped part way",
+        )
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         bodies = read_fleet(args.file)
         if args.batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        imported: list[dict[str, Any]] = []
         progress = _Progress(self.app.stderr, len(bodies))
-        for start in range(0, len(bodies), args.batch_size):
-            batch = bodies[start : start + args.batch_size]
-            try:
-                reply = self.app.client.request("POST", "/v1.0/vims/import", json={"vims": batch})
-            except CommandError as exc:
-                progress.end()
-                raise CommandError(
-                    f"stopped after {len(imported)} of {len(bodies)} VIMs; the batch from "
-                    f"entry {start} was not stored: {exc}"
-                ) from None
-            imported += reply["vims"]
-            progress.show(len(imported))
-        progress.end()
-        columns = ("id", "name", "status")
-        return columns, [tuple(vim[c] for c in columns) for vim in imported]
+        try:
+            done = import_batches(
+                api_client(self.app),
+                split(bodies, args.batch_size),
+                skip_existing=args.skip_existing,
+                advanced=progress.advance,
+            )
+        finally:
+            progress.end()
+        if not args.skip_existing:
+            columns: tuple[str, ...] = ("id", "name", "status")
+            return columns, [tuple(vim[c] for c in columns) for vim in done.vims]
+        if done.skipped:
+            self.app.stderr.write(f"skipped {len(done.skipped)} VIMs already registered\n")
+        columns = ("id", "name", "status", "result")
+        rows = [(vim["id"], vim["name"], vim["status"], "imported") for vim in done.vims]
+        rows += [(vim["id"], vim["name"], vim["status"], "skipped") for vim in done.skipped]
+        return columns, rows
 
 
 class _Progress:
@@ -104,13 +119,14 @@ class _Progress:
     WIDTH = 30
 
     def __init__(self, stream: Any, total: int) -> None:
-        self._stream, self._total = stream, total
-        self.show(0)
+        self._stream, self._total, self._done = stream, total, 0
+        self.advance(0)
 
-    def show(self, done: int) -> None:
-        filled = self.WIDTH * done // self._total
+    def advance(self, count: int) -> None:
+        self._done += count
+        filled = self.WIDTH * self._done // self._total
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        self._stream.write(f"\rimporting VIMs [{bar}] {done}/{self._total}")
+        self._stream.write(f"\rimporting VIMs [{bar}] {self._done}/{self._total}")
         self._stream.flush()
 
     def end(self) -> None:
@@ -124,14 +140,12 @@ class ListVims(Lister):
     def get_parser(self, prog_name: str) -> ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("--name", help="only the VIM with this name")
-        parser.add_argument(
-            "--status", choices=("PENDING", "REACHABLE", "UNREACHABLE"), help="only this status"
-        )
+        parser.add_argument("--status", choices=VIM_STATUSES, help="only this status")
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         params = {k: v for k, v in (("name", args.name), ("status", args.status)) if v}
-        vims = self.app.client.get("/v1.0/vims", params)["vims"]
+        vims = api_client(self.app).get("/v1.0/vims", params)["vims"]
         return LIST_COLUMNS, [tuple(vim.get(c) for c in LIST_COLUMNS) for vim in vims]
 
 
@@ -144,8 +158,8 @@ class ShowVim(ShowOne):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        vim_id = find_vim_id(self.app.client, args.vim)
-        return show_vim(self.app.client.get(f"/v1.0/vims/{vim_id}")["vim"])
+        vim_id = find_vim_id(api_client(self.app), args.vim)
+        return show_vim(api_client(self.app).get(f"/v1.0/vims/{vim_id}")["vim"])
 
 
 class UpdateVim(ShowOne):
@@ -171,8 +185,8 @@ class UpdateVim(ShowOne):
             raise CommandError(
                 "nothing to update: give --config-file, --name, --description or --is-default"
             )
-        vim_id = find_vim_id(self.app.client, args.vim)
-        vim = self.app.client.request("PUT", f"/v1.0/vims/{vim_id}", json={"vim": body})["vim"]
+        vim_id = find_vim_id(api_client(self.app), args.vim)
+        vim = api_client(self.app).request("PUT", f"/v1.0/vims/{vim_id}", json={"vim": body})["vim"]
         return show_vim(vim)
 
 
@@ -188,8 +202,8 @@ class DeleteVim(Command):
         failed = []
         for name_or_id in args.vims:
             try:
-                vim_id = find_vim_id(self.app.client, name_or_id)
-                self.app.client.request("DELETE", f"/v1.0/vims/{vim_id}")
+                vim_id = find_vim_id(api_client(self.app), name_or_id)
+                api_client(self.app).request("DELETE", f"/v1.0/vims/{vim_id}")
             except CommandError as exc:
                 failed.append(f"{name_or_id}: {exc}")
         if failed:

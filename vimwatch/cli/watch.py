@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 from cliff.command import Command
 
-from vimwatch.cli.client import CommandError, error_message
+from vimwatch.cli.client import CommandError, api_client, error_message
 from vimwatch.cli.vim import find_vim_id
+from vimwatch.contract import VIM_STATUSES
 
 RECONNECT_AFTER = 1.0
 
@@ -57,15 +58,13 @@ class WatchVims(Command):
     def get_parser(self, prog_name: str) -> ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("vims", nargs="*", metavar="vim", help="only these (name or id)")
-        parser.add_argument(
-            "--status", choices=("PENDING", "REACHABLE", "UNREACHABLE"), help="only this status"
-        )
+        parser.add_argument("--status", choices=VIM_STATUSES, help="only this status")
         parser.add_argument("--count", type=int, help="stop after this many events")
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
         return parser
 
     def take_action(self, args: Namespace) -> None:
-        client = self.app.client
+        client = api_client(self.app)
         wanted = {find_vim_id(client, vim) for vim in args.vims}
         headers = {"Accept": "text/event-stream"}
         if self.app.options.os_token:

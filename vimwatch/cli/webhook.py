@@ -10,7 +10,7 @@ from cliff.command import Command
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
-from vimwatch.cli.client import CommandError
+from vimwatch.cli.client import CommandError, api_client
 
 LIST_COLUMNS = ("id", "url", "project_id", "pending", "failed", "last_error")
 SHOW_COLUMNS = (
@@ -45,7 +45,7 @@ class AddWebhook(ShowOne):
         body: dict[str, Any] = {"url": args.url, "secret": args.secret}
         if args.project_id:
             body["project_id"] = args.project_id
-        response = self.app.client.request("POST", "/v1.0/webhooks", json={"webhook": body})
+        response = api_client(self.app).request("POST", "/v1.0/webhooks", json={"webhook": body})
         return _show(response["webhook"])
 
 
@@ -53,7 +53,7 @@ class ListWebhooks(Lister):
     """List webhooks with their undelivered (pending) and given-up (failed) deliveries."""
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        webhooks = self.app.client.get("/v1.0/webhooks")["webhooks"]
+        webhooks = api_client(self.app).get("/v1.0/webhooks")["webhooks"]
         return LIST_COLUMNS, [tuple(w.get(c) for c in LIST_COLUMNS) for w in webhooks]
 
 
@@ -66,7 +66,7 @@ class ShowWebhook(ShowOne):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        return _show(self.app.client.get(f"/v1.0/webhooks/{args.webhook_id}")["webhook"])
+        return _show(api_client(self.app).get(f"/v1.0/webhooks/{args.webhook_id}")["webhook"])
 
 
 class TestWebhook(ShowOne):
@@ -78,7 +78,7 @@ class TestWebhook(ShowOne):
         return parser
 
     def take_action(self, args: Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        result = self.app.client.request("POST", f"/v1.0/webhooks/{args.webhook_id}/test")
+        result = api_client(self.app).request("POST", f"/v1.0/webhooks/{args.webhook_id}/test")
         columns = ("id", "delivered", "status_code")
         return columns, tuple(result["result"].get(c) for c in columns)
 
@@ -95,7 +95,7 @@ class DeleteWebhook(Command):
         failed = []
         for webhook_id in args.webhook_ids:
             try:
-                self.app.client.request("DELETE", f"/v1.0/webhooks/{webhook_id}")
+                api_client(self.app).request("DELETE", f"/v1.0/webhooks/{webhook_id}")
             except CommandError as exc:
                 failed.append(f"{webhook_id}: {exc}")
         if failed:

@@ -1,7 +1,8 @@
 """The conductor's one job: apply a monitor's status change to the registry.
 
 A status change, its MONITOR event and its webhook deliveries are written in one
-transaction, with a guarded UPDATE (live VIM, different status) so that the call is
+transaction (a VIM inside a maintenance window gets its event, marked `in maintenance`,
+and no delivery), with a guarded UPDATE (live VIM, different status) so that the call is
 idempotent: a retried or duplicated call, or one for a VIM deleted meanwhile, changes
 nothing and writes no event.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +19,12 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
+from vimwatch.contract import MONITOR_STATUSES
 from vimwatch.errors import BadRequest
-from vimwatch.metrics.instruments import STATUS_TRANSITIONS
+from vimwatch.instruments import STATUS_TRANSITIONS
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.events import record_event
+from vimwatch.registry.maintenance import in_maintenance
 from vimwatch.registry.models import Event, Vim
 from vimwatch.webhooks.outbox import enqueue_status_changes
 
@@ -28,7 +32,12 @@ LOG = logging.getLogger(__name__)
 # Most changes one transaction carries; a burst larger than this takes several.
 _MAX_BATCH = 500
 _CHUNK = 1000  # ids per IN (...), below every database's limit on bound parameters
-MONITOR_STATUSES = frozenset({"REACHABLE", "UNREACHABLE"})
+_MAX_DETAILS = 1000
+#: (vim_id, status, quiet, details): details say which check changed and why.
+Change = tuple[str, str, bool, str]
+# A live VIM as _lock_live reads it: id, status, tenant_id, name, type.
+_LiveRow = Row[str, str, str, str, str]
+IN_MAINTENANCE = "in maintenance"
 
 
 def apply_status_change(
@@ -43,30 +52,31 @@ def apply_status_change(
 
 
 def apply_status_changes(
-    registry: Registry, changes: list[tuple[str, str, bool]]
+    registry: Registry, changes: list[tuple[str, str, bool]] | list[Change]
 ) -> list[str | None]:
     """`apply_status_change` for several (vim_id, status, quiet) in one transaction, in
     order: when a thousand VIMs behind one link go down together, a commit per change made
     the last of them wait seconds. Set-based: the VIMs are read and locked in one
     statement and updated in one per status, so a batch costs little more than one."""
-    for _, status, _ in changes:
+    changes = [_with_details(change) for change in changes]
+    for _, status, _, _ in changes:
         if status not in MONITOR_STATUSES:
             raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
     now = utcnow()
     results: list[str | None] = []
-    applied: list[tuple[str, str, bool]] = []
+    applied: list[Change] = []
     with registry.transaction() as session:
-        rows = _lock_live(session, list({vim_id for vim_id, _, _ in changes}))
+        rows = _lock_live(session, list({vim_id for vim_id, _, _, _ in changes}))
         current = {vim_id: row.status for vim_id, row in rows.items()}
-        for vim_id, status, quiet in changes:
+        for vim_id, status, quiet, details in changes:
             if vim_id not in current:
                 results.append(None)
                 continue
             if current[vim_id] != status:
                 current[vim_id] = status
-                applied.append((vim_id, status, quiet))
+                applied.append((vim_id, status, quiet, details))
             results.append(current[vim_id])
-        final = {vim_id: status for vim_id, status, _ in applied}
+        final = {vim_id: status for vim_id, status, _, _ in applied}
         for status in set(final.values()):
             ids = [vim_id for vim_id, wanted in final.items() if wanted == status]
             for start in range(0, len(ids), _CHUNK):
@@ -75,25 +85,32 @@ def apply_status_changes(
                     .where(Vim.id.in_(ids[start : start + _CHUNK]))
                     .values(status=status, updated_at=now)
                 )
+        resting = in_maintenance(
+            session, {(vim_id, rows[vim_id].tenant_id) for vim_id, _, _, _ in applied}, now
+        )
         events = [
-            (_monitor_event(session, rows[vim_id], vim_id, status, now), rows[vim_id])
-            for vim_id, status, quiet in applied
+            (
+                _monitor_event(session, rows[vim_id], status, now, details, vim_id in resting),
+                rows[vim_id],
+            )
+            for vim_id, status, quiet, details in applied
             if not quiet
         ]
-        if events:
+        alerting = [(event, row.name, row.type) for event, row in events if row.id not in resting]
+        if alerting:
             session.flush()
             # Same transaction: the changes and the webhooks' deliveries commit together.
-            enqueue_status_changes(session, [(event, row.name, row.type) for event, row in events])
-    for vim_id, status, _ in applied:
+            enqueue_status_changes(session, alerting)
+    for vim_id, status, _, _ in applied:
         STATUS_TRANSITIONS.labels(status).inc()
         LOG.info("VIM %s is now %s", vim_id, status)
     return results
 
 
-def _lock_live(session: Session, vim_ids: list[str]) -> dict[str, Row]:
+def _lock_live(session: Session, vim_ids: list[str]) -> dict[str, _LiveRow]:
     """The live VIMs among `vim_ids`, locked until commit so no other conductor changes
     them between this read and the update (SQLite's one writer needs no lock)."""
-    rows: dict[str, Row] = {}
+    rows: dict[str, _LiveRow] = {}
     for start in range(0, len(vim_ids), _CHUNK):
         query = (
             select(Vim.id, Vim.status, Vim.tenant_id, Vim.name, Vim.type)
@@ -104,15 +121,26 @@ def _lock_live(session: Session, vim_ids: list[str]) -> dict[str, Row]:
     return rows
 
 
-def _monitor_event(session: Session, row: Row, vim_id: str, status: str, now: datetime) -> Event:
+def _monitor_event(
+    session: Session, row: _LiveRow, status: str, now: datetime, details: str, resting: bool
+) -> Event:
     return record_event(
         session,
-        vim_id=vim_id,
+        vim_id=row.id,
         tenant_id=row.tenant_id,
         state=status,
         event_type="MONITOR",
         timestamp=now,
+        details=f"{IN_MAINTENANCE}; {details}"
+        if resting and details
+        else (IN_MAINTENANCE if resting else details),
     )
+
+
+def _with_details(change: tuple[Any, ...]) -> Change:
+    """A change as (vim_id, status, quiet, details); details are "" when not given."""
+    vim_id, status, quiet, *details = change
+    return (vim_id, status, quiet, details[0] if details else "")
 
 
 class _GroupCommit:
@@ -126,10 +154,10 @@ class _GroupCommit:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
-        self._queued: list[tuple[tuple[str, str, bool], asyncio.Future[str | None]]] = []
+        self._queued: list[tuple[Change, asyncio.Future[str | None]]] = []
         self._running = False
 
-    async def apply(self, changes: list[tuple[str, str, bool]]) -> list[str | None]:
+    async def apply(self, changes: list[Change]) -> list[str | None]:
         """Each change's outcome; the first failed change's error, if any, for the call."""
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in changes]
@@ -138,16 +166,26 @@ class _GroupCommit:
             self._running = True
             loop.create_task(self._drain())
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        applied: list[str | None] = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return list(outcomes)
+            applied.append(outcome)
+        return applied
 
     async def _drain(self) -> None:
         try:
             while self._queued:
+                # A caller that gave up waiting (its call timed out) retries on its own;
+                # applying its change anyway was work nobody awaited, and under a burst
+                # those left-overs outgrew what one commit clears: the queue and its
+                # cancelled futures grew by the hundred thousand while callers timed out.
+                self._queued = [(change, f) for change, f in self._queued if not f.done()]
                 batch, self._queued = self._queued[:_MAX_BATCH], self._queued[_MAX_BATCH:]
+                if not batch:
+                    break
                 changes = [change for change, _ in batch]
+                results: Sequence[str | None | _Failed]
                 try:
                     results = await asyncio.to_thread(apply_status_changes, self._registry, changes)
                 except Exception as exc:  # noqa: BLE001 - handed to the callers
@@ -160,11 +198,13 @@ class _GroupCommit:
         finally:
             self._running = False
 
-    def _one_by_one(self, batch: list) -> list:  # noqa: ANN001 - futures settled by caller
-        outcomes = []
-        for (vim_id, status, quiet), _ in batch:
+    def _one_by_one(
+        self, batch: list[tuple[Change, asyncio.Future[str | None]]]
+    ) -> list[str | None | _Failed]:
+        outcomes: list[str | None | _Failed] = []
+        for change, _ in batch:
             try:
-                outcomes.append(apply_status_change(self._registry, vim_id, status, quiet=quiet))
+                outcomes.append(apply_status_changes(self._registry, [change])[0])
             except Exception as exc:  # noqa: BLE001 - handed to that change's caller
                 outcomes.append(_Failed(exc))
         return outcomes
@@ -175,7 +215,7 @@ class _Failed:
     error: Exception
 
 
-def _settle(future: asyncio.Future, result: object) -> None:
+def _settle(future: asyncio.Future[str | None], result: str | None | _Failed) -> None:
     if future.done():  # its caller gave up waiting (a call timeout)
         return
     if isinstance(result, _Failed):
@@ -194,7 +234,8 @@ class ConductorEndpoint:
         self._changes = _GroupCommit(registry)
 
     async def update_vims(self, changes: list[list[Any]]) -> list[str | None]:
-        """Apply [vim_id, status, quiet] each; answers each VIM's status now, in order, or
+        """Apply [vim_id, status, quiet] or [vim_id, status, quiet, details] each (details:
+        which check changed and why, for the event); answers each VIM's status now, in order, or
         None for a VIM that no longer exists. A change that fails fails the call: every
         change is idempotent, so the engine simply reports them all again."""
         return await self._changes.apply(_parse_changes(changes))
@@ -203,20 +244,20 @@ class ConductorEndpoint:
         record_flapping(self._registry, vim_id, started)
 
 
-def _parse_changes(changes: Any) -> list[tuple[str, str, bool]]:
+def _parse_changes(changes: Any) -> list[Change]:
     """An RPC's changes, checked before any is applied: a bad one changes nothing."""
     if not isinstance(changes, list):
         raise BadRequest("changes must be a list of [vim_id, status, quiet]")
     parsed = []
     for change in changes:
-        if not (isinstance(change, list | tuple) and len(change) == 3):
+        if not (isinstance(change, list | tuple) and len(change) in (3, 4)):
             raise BadRequest(f"a change is [vim_id, status, quiet], not {change!r}")
-        vim_id, status, quiet = change
-        if not isinstance(vim_id, str) or not isinstance(quiet, bool):
+        vim_id, status, quiet, details = _with_details(tuple(change))
+        if not (isinstance(vim_id, str) and isinstance(quiet, bool) and isinstance(details, str)):
             raise BadRequest(f"a change is [vim_id, status, quiet], not {change!r}")
         if status not in MONITOR_STATUSES:
             raise BadRequest(f"status must be one of {sorted(MONITOR_STATUSES)}, not {status!r}")
-        parsed.append((vim_id, status, quiet))
+        parsed.append((vim_id, status, quiet, details[:_MAX_DETAILS]))
     return parsed
 
 

@@ -37,15 +37,16 @@ MAX_GAP = 1000  # a wider jump is a restored or reseeded table, not commits out 
 
 class Subscription:
     """One stream's view of the feed: its project's events in order, then None if it lagged
-    QUEUE events behind (nothing more is queued after that None)."""
+    QUEUE events behind or the server is stopping (nothing more is queued after None)."""
 
     def __init__(self, context: RequestContext) -> None:
         self.context = context
         self.queue: asyncio.Queue[FeedEvent | None] = asyncio.Queue()
         self.lagged = False
+        self.closed = False
 
     def offer(self, event: FeedEvent) -> None:
-        if self.lagged or not self.context.can_see(event.project_id):
+        if self.lagged or self.closed or not self.context.can_see(event.project_id):
             return
         if self.queue.qsize() >= QUEUE:
             self.lagged = True
@@ -76,6 +77,13 @@ class EventFeed:
         subscription = Subscription(context)
         self._subscriptions.add(subscription)
         return subscription
+
+    def close_streams(self) -> None:
+        """End every stream: a stopping server would otherwise wait on them until its grace
+        period runs out. Their clients reconnect (with Last-Event-ID) to the next server."""
+        for subscription in self._subscriptions:
+            subscription.closed = True
+            subscription.queue.put_nowait(None)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)

@@ -78,7 +78,7 @@ def vim_page(
     query = _matching_name(_live(context, where.project), where.name)
     if where.status:
         query = query.where(Vim.status == where.status)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(query.order_by(Vim.name, Vim.id).offset(offset).limit(limit))
     return total, list(page)
 
@@ -167,3 +167,15 @@ def latest_events(
 
 def latest_event_id(session: Session) -> int:
     return session.scalar(select(func.max(Event.id))) or 0
+
+
+def latest_visible_event_id(session: Session, context: RequestContext, up_to: int) -> int:
+    """The newest event id up to `up_to` that `context` may see: the id of another
+    project's event would tell a tenant how busy the rest of the fleet is."""
+    newest = (
+        select(Event.id)
+        .where(Event.tenant_id == context.project_id, Event.id <= up_to)
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    return session.scalar(newest) or 0

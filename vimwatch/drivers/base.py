@@ -9,9 +9,10 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from vimwatch.errors import InvalidConfig
+from vimwatch.secrets.quoting import WITHHELD, quotes_secret
 
 # Tacker stores absent optional values as the string "None", so they must read as unset.
 UNSET_VALUES = (None, "", "None")
@@ -48,7 +49,11 @@ def check_http_url(value: Any, field: str) -> None:
     """
     if not isinstance(value, str) or not value:
         raise InvalidConfig(f"{field} is required and must be a string")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsed only to refuse a port that is not a number
+    except ValueError:
+        raise InvalidConfig(f"{field} is not a well-formed URL") from None
     if parts.scheme not in ("http", "https"):
         shown = f"'{parts.scheme}'" if parts.scheme else "none"
         raise InvalidConfig(f"{field} must be an http or https URL (scheme: {shown})")
@@ -79,15 +84,35 @@ def require_mapping(value: Any, field: str) -> Mapping[str, Any]:
     return value
 
 
-def redact(message: str, secrets: Iterable[str | None]) -> str:
-    """Mask every secret in a message that may have been built from a library's error text.
+def relayed(value: object, secrets: Iterable[str | None]) -> str:
+    """A remote service's or library's words, fit to show (see remote_text), or WITHHELD
+    when they quote a credential. Messages are built from what vimwatch knows is safe (the
+    URL, the step, the status code) plus this, so nothing is ever searched and replaced
+    inside vimwatch's own text."""
+    text = str(value)
+    return WITHHELD if quotes_secret(text, list(secrets)) else remote_text(text)
 
-    Libraries are free to echo request details in their exceptions; masking here is the one
-    place that guarantees a secret never reaches an API response or a log.
-    """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+
+def shown_url(url: str) -> str:
+    """The URL as messages name it: without any user:password@ part it may carry."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(the given URL)"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+REMOTE_TEXT_LIMIT = 200
+
+
+def remote_text(value: object, limit: int = REMOTE_TEXT_LIMIT) -> str:
+    """What a remote service said, fit to show a caller: one line of printable text, cut
+    at `limit` characters. An internal service's error page must not be relayed whole to
+    whoever pointed the server at it, nor break a log line or a terminal."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def root_cause(exc: BaseException) -> BaseException:

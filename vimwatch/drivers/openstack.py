@@ -14,9 +14,10 @@ from vimwatch.drivers.base import (
     check_http_url,
     describe,
     optional_str,
-    redact,
+    relayed,
     require_mapping,
     require_str,
+    shown_url,
 )
 from vimwatch.errors import InvalidConfig, VimValidationError
 
@@ -102,7 +103,7 @@ def _probe(session: ks_session.Session, url: str) -> None:
     except ValueError:
         is_version_doc = False
     if not is_version_doc:
-        raise VimValidationError(f"no Keystone v3 API at {url}: not a version document")
+        raise VimValidationError(f"no Keystone v3 API at {shown_url(url)}: not a version document")
 
 
 def _list_regions(session: ks_session.Session, url: str) -> list[str]:
@@ -111,11 +112,16 @@ def _list_regions(session: ks_session.Session, url: str) -> list[str]:
     try:
         return [region["id"] for region in response.json()["regions"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise VimValidationError(f"Keystone at {url} sent an unreadable region list") from exc
+        raise VimValidationError(
+            f"Keystone at {shown_url(url)} sent an unreadable region list"
+        ) from exc
 
 
 class _KeystoneCheck:
-    """Turns keystoneauth's exceptions into one user-facing reason per step."""
+    """Turns keystoneauth's exceptions into one user-facing reason per step, built from
+    the URL and the step. A transport failure's reason is the socket's or TLS library's
+    (no credential has been sent yet); Keystone's own words are relayed only when they
+    quote no credential."""
 
     def __init__(self, url: str, password: str, timeout: float) -> None:
         self.url = url
@@ -126,11 +132,11 @@ class _KeystoneCheck:
         try:
             return step()
         except ks_exc.ClientException as exc:
-            reason = self._explain(exc, doing, rejects_credentials)
-            raise VimValidationError(redact(reason, [self.password])) from None
+            raise VimValidationError(self._explain(exc, doing, rejects_credentials)) from None
 
     def _explain(self, exc: ks_exc.ClientException, doing: str, rejects_credentials: bool) -> str:
-        url = self.url
+        url = shown_url(self.url)
+        secrets = [self.password]
         if isinstance(exc, ks_exc.SSLError):
             return f"TLS handshake with {url} failed: {describe(exc)}"
         if isinstance(exc, ks_exc.ConnectTimeout):
@@ -138,10 +144,10 @@ class _KeystoneCheck:
         if isinstance(exc, ks_exc.ConnectionError):
             return f"cannot reach {url}: {describe(exc)}"
         if isinstance(exc, ks_exc.DiscoveryFailure):
-            return f"no Keystone v3 API at {url}: {exc}"
+            return f"no Keystone v3 API at {url}: {relayed(exc, secrets)}"
         if isinstance(exc, ks_exc.HttpError):
             # keystoneauth's text already ends with "(HTTP <status>)" and any request id.
             if rejects_credentials and exc.http_status in (400, 401):
-                return f"Keystone at {url} rejected the credentials: {exc}"
-            return f"Keystone at {url} did not {doing}: {exc}"
-        return f"Keystone at {url} did not {doing}: {exc}"
+                return f"Keystone at {url} rejected the credentials: {relayed(exc, secrets)}"
+            return f"Keystone at {url} did not {doing}: {relayed(exc, secrets)}"
+        return f"Keystone at {url} did not {doing}: {relayed(exc, secrets)}"

@@ -14,7 +14,11 @@ from typing import Any, Protocol
 
 
 class Endpoint(Protocol):
-    methods: tuple[str, ...]
+    """What a transport dispatches to: an object naming the methods it exposes."""
+
+    # Read-only, so an endpoint may declare the exact tuple of its own methods.
+    @property
+    def methods(self) -> tuple[str, ...]: ...
 
 
 class MessagingError(Exception):

@@ -42,6 +42,7 @@ from yarl import URL
 
 from vimwatch.errors import InvalidConfig
 from vimwatch.messaging.base import Endpoint, MessagingError, Transport, dispatch
+from vimwatch.secrets.quoting import WITHHELD, quotes_secret
 
 LOG = logging.getLogger(__name__)
 
@@ -380,5 +381,4 @@ class RabbitTransport(Transport):
 
     def _scrub(self, exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
-        password = self._url.password
-        return text.replace(password, "***") if password else text
+        return WITHHELD if quotes_secret(text, [self._url.password]) else text

@@ -18,18 +18,23 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from sqlalchemy import func, select
 
-from vimwatch.metrics.instruments import ALL
+from vimwatch.contract import MONITOR_STATUSES, REACHABLE
+from vimwatch.hosts.engine import Engine
+from vimwatch.instruments import ALL
+from vimwatch.metrics.availability import AvailabilityCollector
 from vimwatch.metrics.loop_lag import LoopLag
 from vimwatch.metrics.probes import ProbeStats, RttHistogram
-from vimwatch.monitor.engine import Engine
 from vimwatch.registry.database import Registry
+from vimwatch.registry.fleet_summary import FleetSummary
 from vimwatch.registry.models import Vim
 from vimwatch.webhooks.outbox import pending_count
 
 PER_VIM_AUTO_LIMIT = 1000
+SLIP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PerVim = bool | Literal["auto"]
 
 
@@ -69,11 +74,11 @@ class RegistryCollector:
                 )
                 rows = session.execute(
                     select(Vim.id, Vim.name, Vim.tenant_id, Vim.status).where(
-                        Vim.deleted_at.is_(None), Vim.status.in_(("REACHABLE", "UNREACHABLE"))
+                        Vim.deleted_at.is_(None), Vim.status.in_(MONITOR_STATUSES)
                     )
                 )
                 for vim_id, name, project, status in rows:
-                    up.add_metric([vim_id, name, project], 1 if status == "REACHABLE" else 0)
+                    up.add_metric([vim_id, name, project], 1 if status == REACHABLE else 0)
                 yield up
             yield GaugeMetricFamily(
                 "vimwatch_webhook_deliveries_pending",
@@ -108,6 +113,18 @@ class EngineCollector:
             "Status changes the engine could not report to a conductor (retried later)",
             value=scheduler.reports_failed,
         )
+        slip = scheduler.slip
+        late = HistogramMetricFamily(
+            "vimwatch_probe_slip_seconds",
+            "How late probes left against their schedule (no _sum: buckets and count only)",
+        )
+        late.add_metric(
+            [],
+            [*((repr(b), slip.at_most(b)) for b in SLIP_BUCKETS), ("+Inf", slip.total)],
+            None,
+        )
+        yield late
+        yield from self._api_checks()
         fleet = HistogramMetricFamily(
             "vimwatch_probe_rtt_seconds", "Round-trip time of successful probes, all VIMs"
         )
@@ -124,6 +141,58 @@ class EngineCollector:
                 _histogram(per_vim, [vim_id], rtt)
             yield per_vim
 
+    def _api_checks(self) -> Iterator[Metric]:
+        """The API checks (extra.monitor.checks): fleet-wide always, per VIM below the
+        cut-off, like the probes."""
+        checks = self._engine.api_checks
+        by_state = GaugeMetricFamily(
+            "vimwatch_api_checks",
+            "API checks of this engine's VIMs by state (pending, passing, failing)",
+            labels=["state"],
+        )
+        for state, count in checks.states().items():
+            by_state.add_metric([state], count)
+        yield by_state
+        yield CounterMetricFamily(
+            "vimwatch_api_check_logins", "Logins the API checks made", value=checks.logins
+        )
+        yield CounterMetricFamily(
+            "vimwatch_api_check_failed_logins",
+            "Logins the VIMs refused (each backs its VIM off)",
+            value=checks.failed_logins,
+        )
+        yield CounterMetricFamily(
+            "vimwatch_api_checks_failed", "API check runs that failed", value=checks.checks_failed
+        )
+        yield SummaryMetricFamily(
+            "vimwatch_api_check_latency_seconds",
+            "How long API check runs took, login included",
+            count_value=checks.checks_run,
+            sum_value=checks.latency_total,
+        )
+        if not wants_per_vim(self._per_vim, len(self._engine.scheduler)):
+            return
+        up = GaugeMetricFamily(
+            "vimwatch_vim_api_check_up",
+            "1 if the VIM's API check passes, 0 if it fails (pending checks have no series)",
+            labels=["vim_id"],
+        )
+        latency = GaugeMetricFamily(
+            "vimwatch_vim_api_check_latency_seconds",
+            "How long the VIM's last API check took",
+            labels=["vim_id"],
+        )
+        for vim_id in checks.vims():
+            check = checks.state_of(vim_id)
+            if check is None:
+                continue
+            if check.state != "pending":
+                up.add_metric([vim_id], 1 if check.state == "passing" else 0)
+            if check.latency is not None:
+                latency.add_metric([vim_id], check.latency)
+        yield up
+        yield latency
+
 
 def metrics_registry(
     registry: Registry | None,
@@ -131,6 +200,7 @@ def metrics_registry(
     engine: Engine | None = None,
     stats: ProbeStats | None = None,
     loop_lag: LoopLag | None = None,
+    summary: FleetSummary | None = None,
 ) -> CollectorRegistry:
     """The collectors a process serves; engine ones only where the engine runs.
 
@@ -141,6 +211,9 @@ def metrics_registry(
     collectors = CollectorRegistry()
     if registry is not None:
         collectors.register(RegistryCollector(registry, per_vim))
+        collectors.register(
+            AvailabilityCollector(registry, lambda fleet: wants_per_vim(per_vim, fleet), summary)
+        )
     for instrument in ALL:
         collectors.register(instrument)
     if engine is not None and stats is not None:

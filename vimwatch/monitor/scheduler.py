@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+from vimwatch.contract import PENDING, REACHABLE, UNREACHABLE
 from vimwatch.errors import InvalidConfig
 from vimwatch.monitor.probes import PROBES, Probe, ProbeResult, open_probe
 from vimwatch.monitor.slip import SlipHistogram
-from vimwatch.monitor.status import PENDING, StatusTracker
+from vimwatch.monitor.status import StatusTracker
 from vimwatch.monitor.target import Target, is_ip_literal, resolve
 from vimwatch.monitor.wheel import Wheel
 
@@ -48,6 +50,8 @@ class MonitorSpec:
     timeout: float = 1.0
     down_after: int = 3
     up_after: int = 1
+    #: Who the VIM belongs to (its project): the isolation guard weighs evidence per owner.
+    owner: str = ""
 
 
 class _Monitor(StatusTracker):
@@ -68,6 +72,8 @@ class _Monitor(StatusTracker):
         "stopped",
         "resolving",
         "last_rtt",
+        "held",
+        "reason",
     )
 
     def __init__(self, spec: MonitorSpec, probe: Probe, status: str, scheduler: Scheduler) -> None:
@@ -89,6 +95,22 @@ class _Monitor(StatusTracker):
         self.stopped = False
         self.resolving: asyncio.Task[None] | None = None
         self.last_rtt: float | None = None
+        # What the VIM's other checks say (Scheduler.hold): None, all pass or there are
+        # none; "", one has no verdict yet; else why one fails.
+        self.held: str | None = None
+        # The last failed probe's reason, for the event of a change.
+        self.reason = ""
+
+    def wanted(self) -> str | None:
+        """The probe's wish, overruled by another check that fails (UNREACHABLE) or has no
+        verdict yet (no REACHABLE)."""
+        wanted = StatusTracker.wanted(self)
+        held = self.held
+        if held is None:
+            return wanted
+        if held == "":
+            return None if wanted == REACHABLE else wanted
+        return None if self.status == UNREACHABLE else UNREACHABLE
 
     def locate(self, address: str | None) -> None:
         """Where to probe next (None: resolve the name first); and the probe's own form of
@@ -100,19 +122,21 @@ class _Monitor(StatusTracker):
     def __call__(self, result: ProbeResult) -> None:
         """The probe's report: count the result, and report or re-probe if due."""
         if result.ok:
+            assert result.rtt is not None, "an answered probe has a round trip"
             self.answered(result.rtt)
             return
         if self.stopped:
             return
         self.in_flight = False
+        self.reason = result.reason
         for tell in self.scheduler.probe_observers:
             tell(self.spec.vim_id, result)
-        self.scheduler._count_failure(self, result)
+        self.scheduler.probe_lost(self, result)
         if self.observe(False) is not None:
-            self.scheduler._report(self)
+            self.scheduler.report_due(self)
         if self.overdue:
             self.overdue = False
-            self.scheduler._launch(self)
+            self.scheduler.launch(self)
 
     def answered(self, rtt: float) -> None:
         """A successful probe's report, which a batching probe makes without building a
@@ -126,11 +150,12 @@ class _Monitor(StatusTracker):
             for tell in observers:
                 tell(self.spec.vim_id, result)
         self.last_rtt = rtt
-        if self.observe(True) is not None:
-            self.scheduler._report(self)
+        # A failing other check keeps asking (a failed report is retried this way).
+        if self.observe(True) is not None or self.held:
+            self.scheduler.report_due(self)
         if self.overdue:
             self.overdue = False
-            self.scheduler._launch(self)
+            self.scheduler.launch(self)
 
 
 def _is_live(monitor: _Monitor) -> bool:
@@ -257,6 +282,23 @@ class Scheduler:
         monitor = self._monitors.get(vim_id)
         return None if monitor is None else monitor.spec
 
+    def hold(self, vim_id: str, verdict: str | None) -> None:
+        """Set what the VIM's other checks say (see _Monitor.held), and report the change
+        that now calls for, if any."""
+        monitor = self._monitors.get(vim_id)
+        if monitor is None:
+            return
+        monitor.held = verdict
+        self.report_due(monitor)
+
+    def probe_state(self, vim_id: str) -> tuple[bool | None, str] | None:
+        """Whether the VIM's last probe succeeded (None before its first), and the last
+        failed probe's reason."""
+        monitor = self._monitors.get(vim_id)
+        if monitor is None:
+            return None
+        return monitor.last_ok(), monitor.reason
+
     def rtt_of(self, vim_id: str) -> float | None:
         """Round-trip time of the VIM's last successful probe, in seconds."""
         monitor = self._monitors.get(vim_id)
@@ -292,9 +334,12 @@ class Scheduler:
                 monitor.probe.start(monitor.spec.target, monitor.address, monitor.timeout, monitor)
         self.probes_sent += launched
         if batch:
+            # Only a probe with start_many routes its monitors (see locate).
+            assert start_many is not None
             start_many(batch)
 
-    def _launch(self, monitor: _Monitor) -> None:
+    def launch(self, monitor: _Monitor) -> None:
+        """Probe `monitor` now (its probe reported before the interval was over)."""
         monitor.in_flight = True
         self.probes_sent += 1
         if monitor.address is None:
@@ -316,14 +361,17 @@ class Scheduler:
         monitor.locate(address)
         monitor.probe.start(monitor.spec.target, address, monitor.timeout, monitor)
 
-    def _count_failure(self, monitor: _Monitor, result: ProbeResult) -> None:
+    def probe_lost(self, monitor: _Monitor, result: ProbeResult) -> None:
+        """Count a failed probe of `monitor`."""
         self.probes_lost += 1
         if monitor.by_name:
             # The VIM may have moved; look its name up again before the next probe.
             monitor.locate(None)
         log.debug("VIM %s probe failed: %s", monitor.spec.vim_id, result.reason)
 
-    def _report(self, monitor: _Monitor) -> None:
+    def report_due(self, monitor: _Monitor) -> None:
+        """Queue the status `monitor` wants reported, unless it has one in flight; the
+        reports due in one turn of the loop leave together."""
         vim_id = monitor.spec.vim_id
         if vim_id in self._reports:
             # One report at a time per VIM; a later probe or the settle repeats the wish.
@@ -334,6 +382,7 @@ class Scheduler:
         self._reports.add(vim_id)
         self._queued.append((monitor, wanted))
         if self._flush is None:
+            assert self._loop is not None, "reports arrive only while the scheduler runs"
             self._flush = self._loop.call_soon(self._send_queued)
 
     def _send_queued(self) -> None:
@@ -360,7 +409,7 @@ class Scheduler:
         for (monitor, wanted), outcome in zip(live, outcomes, strict=True):
             if self._settle_report(monitor, wanted, outcome):
                 # Probes that ran during the report may already call for another change.
-                self._report(monitor)
+                self.report_due(monitor)
 
     def _settle_report(self, monitor: _Monitor, wanted: str, outcome: str | Exception) -> bool:
         """Whether the VIM's monitor adopted the applied status."""
@@ -389,7 +438,8 @@ class Scheduler:
         monitor.settle(outcome)
         return True
 
-    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._loop is not None, "tasks start only while the scheduler runs"
         task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -47,6 +47,14 @@ class SlipHistogram:
                 return _SMALLEST * _GROWTH**index
         return self.worst
 
+    def at_most(self, bound: float) -> int:
+        """Probes that left at most `bound` seconds late (counted whole buckets only, so
+        a bound between two edges counts the probes up to the lower one)."""
+        edges = 0 if bound < _SMALLEST else 1 + int(math.log(bound / _SMALLEST) / _LOG_GROWTH)
+        while edges > 0 and _SMALLEST * _GROWTH**edges > bound * (1 + 1e-9):
+            edges -= 1
+        return sum(self._counts[: min(edges, _BUCKETS) + 1])
+
     def reset(self) -> None:
         self._counts = [0] * (_BUCKETS + 1)
         self.total = 0

@@ -7,7 +7,7 @@ conductor owns the stored status, and `settle` records what it actually applied.
 
 from __future__ import annotations
 
-PENDING, REACHABLE, UNREACHABLE = "PENDING", "REACHABLE", "UNREACHABLE"
+from vimwatch.contract import PENDING, REACHABLE, UNREACHABLE
 
 
 class StatusTracker:
@@ -49,6 +49,12 @@ class StatusTracker:
         if self._failures >= self.down_after:
             return None if self.status == UNREACHABLE else UNREACHABLE
         return None
+
+    def last_ok(self) -> bool | None:
+        """Whether the latest result was a success; None before the first one."""
+        if self._failures:
+            return False
+        return True if self._successes else None
 
     def settle(self, applied: str) -> None:
         self.status = applied

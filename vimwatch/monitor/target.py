@@ -16,6 +16,7 @@ from vimwatch.errors import InvalidConfig
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,11 @@ def target_from_auth_url(auth_url: str, cert_verify: bool | str = True) -> Targe
         raise InvalidConfig(f"auth_url {auth_url!r}: invalid IPv6 address {host!r}")
     if port == 0:
         raise InvalidConfig(f"auth_url {auth_url!r}: port 0 cannot be connected to")
+    if is_ip_literal(host):
+        try:
+            host = unicast_address(host)
+        except ValueError as exc:
+            raise InvalidConfig(f"auth_url {auth_url!r}: {exc}") from None
     return Target(
         url=auth_url,
         host=host,
@@ -69,6 +75,26 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+def unicast_address(literal: str) -> str:
+    """The one host an IP literal names, in the family that reaches it.
+
+    A multicast, broadcast or unspecified address is not one host: an echo to it is
+    answered by every host of a network (or by this one), so a VIM set to it would turn
+    each probe into a flood and read REACHABLE whatever its cloud does. An IPv4-mapped
+    IPv6 address is an IPv4 host and is probed over IPv4, as the kernel would reach it.
+    """
+    address = ipaddress.ip_address(literal)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_multicast:
+        raise ValueError(f"{literal} is a multicast address, not one host")
+    if address.is_unspecified:
+        raise ValueError(f"{literal} is the unspecified address, not one host")
+    if address == _LIMITED_BROADCAST:
+        raise ValueError(f"{literal} is the broadcast address, not one host")
+    return str(address)
+
+
 async def resolve(host: str) -> str:
     """The blocking resolver runs in the loop's executor, so one slow DNS server cannot
     delay the probes of every other VIM."""
@@ -81,4 +107,8 @@ async def resolve(host: str) -> str:
         raise OSError(f"{host}: {exc}") from exc
     if not infos:
         raise OSError(f"{host}: no address")
-    return infos[0][4][0]
+    try:
+        return unicast_address(str(infos[0][4][0]))
+    except ValueError as exc:
+        # A name can be pointed at a group address after registration, as a literal cannot.
+        raise OSError(f"{host}: {exc}") from None

@@ -7,9 +7,10 @@ version can be upgraded by the next the same way on SQLite, PostgreSQL and Maria
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from vimwatch.registry.commit_gate import before_commit
+from vimwatch.registry.sqlite_file import opened_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -29,7 +33,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API callback
+def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # WAL lets the API read while the conductor writes; busy_timeout makes writers queue
     # instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
@@ -39,14 +43,25 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API ca
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_file_creator(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connect read-write only: once the file exists, a connection must never create an
+    empty one where it was deleted (beside its old WAL, which SQLite would then apply)."""
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    uri = f"{path.as_uri()}?mode=rw"
+    return lambda: sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+
+
+def make_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _tune_sqlite)
-        return engine
+            db_engine = create_engine(url, creator=_sqlite_file_creator(Path(parsed.database)))
+        else:
+            db_engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(db_engine, "connect", _tune_sqlite)
+        return db_engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
@@ -56,44 +71,50 @@ def _alembic_config() -> Config:
     return config
 
 
-def schema_is_current(engine: Engine) -> bool:
+def schema_is_current(db_engine: Engine) -> bool:
     """Services check this at start-up rather than migrate behind the operator's back."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    with engine.connect() as connection:
+    with db_engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
 
 
-def migrate(engine: Engine) -> None:
+def migrate(db_engine: Engine) -> None:
     """Upgrade the schema to the newest revision; a no-op when it is already there."""
     config = _alembic_config()
-    with engine.begin() as connection:
+    with db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
-        os.chmod(engine.url.database, 0o600)
+    if db_engine.url.get_backend_name() == "sqlite" and db_engine.url.database:
+        os.chmod(db_engine.url.database, 0o600)
 
 
 class Registry:
     """The database handle every service function takes."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, db_engine: Engine) -> None:
+        self.db_engine = db_engine
+        self._sessions = sessionmaker(db_engine, expire_on_commit=False)
         # SQLite has one writer at a time, and a writer that finds the database locked
         # sleeps in steps of up to 100 ms before it retries: under concurrent requests
         # most of the time went to those sleeps. Queueing this process's writers on a
         # lock hands the database from one to the next at once.
-        self._writer = threading.RLock() if engine.url.get_backend_name() == "sqlite" else None
+        self._writer = threading.RLock() if db_engine.url.get_backend_name() == "sqlite" else None
+        self._file = opened_file(db_engine.url.database) if self._writer else None
+
+    def problem(self) -> str | None:
+        """Why the database cannot take writes although it may still answer (for /healthz)."""
+        return self._file.problem() if self._file else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed on success, rolled back on any exception."""
-        if self._writer is None:
-            with self._sessions.begin() as session:
-                yield session
-            return
-        with self._writer, self._sessions.begin() as session:
+        """One unit of work: committed on success, rolled back on any exception, and on a
+        request the stopping server gave up on (vimwatch.registry.commit_gate)."""
+        if self._file:
+            self._file.check()
+        writer = self._writer if self._writer is not None else nullcontext()
+        with writer, self._sessions.begin() as session:
             yield session
+            before_commit()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -11,12 +11,15 @@ from vimwatch.context import RequestContext
 from vimwatch.registry.models import Event, Vim
 
 EVENT_FILTERS = ("id", "resource_id", "resource_type", "resource_state", "event_type")
+#: The largest id the events table holds on every database (a 32-bit INTEGER on PostgreSQL
+#: and MariaDB, which refuse to even compare the column with a larger number).
+MAX_EVENT_ID = 2**31 - 1
 
 
 def parse_event_id(text: str | None) -> int | None:
     """An event id from text, or None: ASCII digits only (str.isdigit takes '²') and within
     every database's integer range."""
-    if text and len(text) <= 18 and text.isascii() and text.isdigit():
+    if text and len(text) <= 10 and text.isascii() and text.isdigit() and int(text) <= MAX_EVENT_ID:
         return int(text)
     return None
 
@@ -75,9 +78,10 @@ def list_events(
         query = query.where(Event.tenant_id == context.project_id)
     for key, values in filters.items():
         column = getattr(Event, key)
+        wanted: list[str] | list[int] = values
         if key == "id":
-            values = [n for n in map(parse_event_id, values) if n is not None]
-        query = query.where(column.in_(values))
+            wanted = [n for n in map(parse_event_id, values) if n is not None]
+        query = query.where(column.in_(wanted))
     return list(session.scalars(query))
 
 

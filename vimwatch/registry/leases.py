@@ -18,11 +18,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from vimwatch.contract import RUNNING
 from vimwatch.registry.models import EngineMember, Execution, Vim
-from vimwatch.registry.workflows import RUNNING
 
 # Rows per claim or release statement: below every database's limit on bound parameters.
 CHUNK = 5000
@@ -34,9 +34,13 @@ class Moves:
 
     claimed: set[str] = field(default_factory=set)
     released: set[str] = field(default_factory=set)
+    #: Running executions counted for the fair share; the monitor audit compares it with
+    #: the live VIMs, so that it costs no count of its own.
+    running: int = 0
 
 
-def _live_running():  # noqa: ANN202 - a reusable SQL condition
+def _live_running() -> ColumnElement[bool]:
+    """A reusable SQL condition: a running execution of a live VIM."""
     return and_(Execution.state == RUNNING, Vim.deleted_at.is_(None), Vim.id == Execution.vim_id)
 
 
@@ -54,21 +58,20 @@ def live_engines(session: Session, now: datetime, ttl: float) -> int:
     return session.scalar(select(func.count()).where(EngineMember.heartbeat_at >= fresh)) or 1
 
 
-def fair_share(session: Session, now: datetime, ttl: float) -> int:
+def running_count(session: Session) -> int:
     # Counted on the state index alone: joining the VIMs to skip ones deleted a moment
     # ago costs a full scan at a million rows and changes the share by a handful.
-    total = session.scalar(select(func.count()).where(Execution.state == RUNNING)) or 0
-    return math.ceil(total / live_engines(session, now, ttl))
+    return session.scalar(select(func.count()).where(Execution.state == RUNNING)) or 0
 
 
-def owned(session: Session, engine_id: str) -> set[str]:
-    """VIM ids whose running execution this engine holds."""
-    return set(
-        session.scalars(
-            select(Execution.vim_id)
+def owned(session: Session, engine_id: str) -> dict[str, str]:
+    """The running executions of live VIMs this engine holds: execution id by VIM id."""
+    return dict(
+        session.execute(
+            select(Execution.vim_id, Execution.id)
             .join(Vim, _live_running())
             .where(Execution.engine_id == engine_id)
-        )
+        ).all()
     )
 
 
@@ -160,15 +163,20 @@ def rebalance(session: Session, engine_id: str, now: datetime, ttl: float, mine:
     then claim or release towards the fair share. It reads no per-VIM rows unless
     something moves, so a steady round costs a few small queries at any fleet size."""
     heartbeat(session, engine_id, now)
-    share = fair_share(session, now, ttl)
+    running = running_count(session)
+    share = math.ceil(running / live_engines(session, now, ttl))
     if mine < share:
-        return Moves(claimed=claim_vims(session, engine_id, now, ttl, share - mine))
+        claimed = claim_vims(session, engine_id, now, ttl, share - mine)
+        return Moves(claimed=claimed, running=running)
     if mine > share:
-        return Moves(released=release_vims(session, engine_id, mine - share))
-    return Moves()
+        return Moves(released=release_vims(session, engine_id, mine - share), running=running)
+    return Moves(running=running)
 
 
-def balance(session: Session, engine_id: str, now: datetime, ttl: float) -> set[str]:
-    """One full round; returns the VIM ids this engine should now be monitoring."""
-    rebalance(session, engine_id, now, ttl, held_count(session, engine_id))
-    return owned(session, engine_id)
+def balance(
+    session: Session, engine_id: str, now: datetime, ttl: float
+) -> tuple[dict[str, str], int]:
+    """One full round: the executions this engine should now run (execution id by VIM
+    id), and the running executions counted for the share."""
+    moves = rebalance(session, engine_id, now, ttl, held_count(session, engine_id))
+    return owned(session, engine_id), moves.running

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
@@ -58,6 +60,22 @@ class Vim(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class VimCheck(Base):
+    """The last result of one check of a VIM that carries several (extra.monitor.checks),
+    written by the engine running it (vimwatch.registry.checks) for the VIM's view."""
+
+    __tablename__ = "vim_checks"
+
+    vim_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    latency: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_success: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class VimStatusCount(Base):
     """How many live VIMs a project has in a status, kept by triggers on `vims` (migration
     0006) so that counts are read without walking the VIMs. Counters at 0 may remain."""
@@ -71,6 +89,11 @@ class VimStatusCount(Base):
 
 class Event(Base):
     __tablename__ = "events"
+    # A VIM's history in time order (availability) and the oldest events (retention).
+    __table_args__ = (
+        Index("ix_events_resource_time", "resource_id", "timestamp"),
+        Index("ix_events_timestamp", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resource_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -186,3 +209,70 @@ class ApiToken(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Quota(Base):
+    """A project's own quota, set by an admin; NULL means the configured default
+    (vimwatch.registry.quotas). The row is also what writers lock to count a project's
+    resources one at a time, so a project gets one as soon as it first stores something."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vims: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    webhooks: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MaintenanceWindow(Base):
+    """Planned maintenance of some VIMs (`scope` "vims": `vim_ids`), of a project's
+    ("project": `target_project`) or of every VIM ("all"): their status changes still
+    count as events but call no webhook, fire no alert and leave availability alone. A
+    weekly window repeats every seven days from its first occurrence. Deleting one sets
+    `deleted_at`, so that what it excluded before stays excluded and reports do not
+    change after the fact."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    vim_ids: Mapped[list[str]] = mapped_column(JSON)
+    target_project: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    weekly: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+
+
+class AvailabilityDay(Base):
+    """One VIM's availability over one closed UTC day, in microseconds (exact on every
+    database), written by the roll-up job (vimwatch.registry.rollups) from the events and
+    maintenance windows of that day, which never change once it is over. A VIM that did
+    not exist that day has no row."""
+
+    __tablename__ = "availability_days"
+
+    vim_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[datetime] = mapped_column(DateTime, primary_key=True, index=True)
+    up_us: Mapped[int] = mapped_column(BigInteger)
+    down_us: Mapped[int] = mapped_column(BigInteger)
+    pending_us: Mapped[int] = mapped_column(BigInteger)
+    maintenance_us: Mapped[int] = mapped_column(BigInteger)
+    outages: Mapped[int] = mapped_column(Integer)
+    longest_outage_us: Mapped[int] = mapped_column(BigInteger)
+    leading_down_us: Mapped[int] = mapped_column(BigInteger)
+    trailing_down_us: Mapped[int] = mapped_column(BigInteger)
+    wholly_down: Mapped[bool] = mapped_column(Boolean)
+
+
+class RolledDay(Base):
+    """A UTC day whose roll-ups are written for every VIM that existed in it: reports
+    read such a day from `availability_days`, any other from the events."""
+
+    __tablename__ = "rolled_days"
+
+    day: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    rolled_at: Mapped[datetime] = mapped_column(DateTime)

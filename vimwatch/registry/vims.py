@@ -10,6 +10,7 @@ from vimwatch.registry.models import Vim, VimStatusCount
 
 VIM_FILTERS = ("id", "name", "type", "tenant_id", "status", "is_default", "description")
 _TRUE = frozenset({"true", "1", "yes", "on"})
+_CHUNK = 5000  # below every database's limit on bound parameters
 
 
 def find_vim(
@@ -68,5 +69,21 @@ def count_by_status(session: Session, context: RequestContext, project: str = ""
     }
 
 
+def live_count(session: Session) -> int:
+    """Live VIMs, summed from the per-project counters (a few rows, at any fleet size)."""
+    return int(session.scalar(select(func.coalesce(func.sum(VimStatusCount.count), 0))) or 0)
+
+
 def live_vims(session: Session) -> list[Vim]:
     return list(session.scalars(select(Vim).where(Vim.deleted_at.is_(None))))
+
+
+def live_vims_among(session: Session, vim_ids: set[str]) -> list[Vim]:
+    ordered = sorted(vim_ids)
+    return [
+        vim
+        for start in range(0, len(ordered), _CHUNK)
+        for vim in session.scalars(
+            select(Vim).where(Vim.deleted_at.is_(None), Vim.id.in_(ordered[start : start + _CHUNK]))
+        )
+    ]

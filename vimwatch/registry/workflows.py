@@ -9,19 +9,20 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from vimwatch.context import RequestContext
+from vimwatch.contract import RUNNING, TASK_NAME, workflow_name
 from vimwatch.errors import BadRequest
 from vimwatch.registry.database import utcnow
 from vimwatch.registry.filters import apply_mistral_filters
 from vimwatch.registry.models import Execution, Task, Vim, Workflow
 
-RUNNING, SUCCESS, ERROR = "RUNNING", "SUCCESS", "ERROR"
-TASK_NAME = "monitor_ping_vimPingVIMTASK"
+#: The embedded engine's record kinds, which the Mistral-style read API lists alike.
+RecordModel = type[Workflow] | type[Execution] | type[Task]
 
 WORKFLOW_FILTERS = frozenset({"id", "name", "project_id", "created_at", "updated_at"})
 EXECUTION_FILTERS = frozenset(
@@ -41,10 +42,6 @@ TASK_FILTERS = frozenset(
         "finished_at",
     }
 )
-
-
-def workflow_name(vim_id: str) -> str:
-    return f"vim_id_{vim_id}"
 
 
 def start_execution(
@@ -142,21 +139,78 @@ def start_executions(session: Session, items: list[tuple[str, str, str, dict[str
         )
     for model, rows in ((Workflow, workflows), (Execution, executions), (Task, tasks)):
         if rows:
-            session.execute(insert(model.__table__), rows)
+            session.execute(insert(cast(Table, model.__table__)), rows)
 
 
-def finish_execution(session: Session, vim_id: str, state: str, info: str | None = None) -> None:
-    """End the VIM's running execution and task (SUCCESS after a kill, ERROR with a reason)."""
+def finish_execution(
+    session: Session, execution_id: str, state: str, info: str | None = None
+) -> None:
+    """End one running execution and its task (SUCCESS after a kill, ERROR with a reason).
+
+    By execution, not by VIM: a kill meant for a VIM's previous execution that arrives
+    after the next one started must not end the next one.
+    """
     now = utcnow()
     session.execute(
         update(Task)
-        .where(Task.vim_id == vim_id, Task.state == RUNNING)
+        .where(Task.execution_id == execution_id, Task.state == RUNNING)
         .values(state=state, state_info=info, finished_at=now, updated_at=now)
     )
     session.execute(
         update(Execution)
-        .where(Execution.vim_id == vim_id, Execution.state == RUNNING)
+        .where(Execution.id == execution_id, Execution.state == RUNNING)
         .values(state=state, state_info=info, updated_at=now)
+    )
+
+
+def start_unless_running(
+    session: Session, *, vim_id: str, project_id: str, definition: str, task_input: dict[str, Any]
+) -> bool:
+    """Start the VIM's execution unless it is deleted or already has a running one.
+
+    The VIM's row is locked first, so two starters (a request and an engine's audit, or
+    two audits) cannot both start one. Returns whether this call started it.
+    """
+    live = session.scalars(
+        select(Vim.id).where(Vim.id == vim_id, Vim.deleted_at.is_(None)).with_for_update()
+    ).first()
+    if live is None or running_execution_ids(session, vim_id):
+        return False
+    start_execution(
+        session, vim_id=vim_id, project_id=project_id, definition=definition, task_input=task_input
+    )
+    return True
+
+
+def drop_outdated_executions(
+    session: Session, vim_id: str, task_input: dict[str, Any]
+) -> list[str]:
+    """Delete the VIM's running executions whose input is not `task_input`; their ids.
+
+    A VIM whose monitor settings changed must end up monitored with the new ones, even
+    when an audit restarted its monitor from the row as it was before the change
+    committed. The VIM's row is locked first, as start_unless_running does.
+    """
+    session.scalars(select(Vim.id).where(Vim.id == vim_id).with_for_update()).first()
+    wanted = json.dumps(task_input, sort_keys=True)
+    outdated = list(
+        session.scalars(
+            select(Execution.id).where(
+                Execution.vim_id == vim_id, Execution.state == RUNNING, Execution.input != wanted
+            )
+        )
+    )
+    if outdated:
+        session.execute(delete(Task).where(Task.execution_id.in_(outdated)))
+        session.execute(delete(Execution).where(Execution.id.in_(outdated)))
+    return outdated
+
+
+def running_execution_ids(session: Session, vim_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(Execution.id).where(Execution.vim_id == vim_id, Execution.state == RUNNING)
+        )
     )
 
 
@@ -164,6 +218,11 @@ def delete_records(session: Session, vim_id: str) -> None:
     session.execute(delete(Task).where(Task.vim_id == vim_id))
     session.execute(delete(Execution).where(Execution.vim_id == vim_id))
     session.execute(delete(Workflow).where(Workflow.vim_id == vim_id))
+
+
+def execution_ids(session: Session, vim_id: str) -> list[str]:
+    """The ids of the VIM's executions, running or ended."""
+    return list(session.scalars(select(Execution.id).where(Execution.vim_id == vim_id)))
 
 
 def vims_with_workflow(session: Session) -> set[str]:
@@ -174,38 +233,56 @@ def vims_running(session: Session) -> set[str]:
     return set(session.scalars(select(Execution.vim_id).where(Execution.state == RUNNING)))
 
 
+def unmonitored_vims(session: Session, limit: int) -> list[Vim]:
+    """Live VIMs without a RUNNING execution: an anti-join over VIMs and executions, which
+    costs a scan of both at a million rows, so the audit runs it only on a shortfall."""
+    running = (
+        select(Execution.id).where(Execution.vim_id == Vim.id, Execution.state == RUNNING).exists()
+    )
+    query = select(Vim).where(Vim.deleted_at.is_(None), ~running).limit(limit)
+    return list(session.scalars(query))
+
+
 @dataclass(frozen=True, slots=True)
 class RunningMonitor:
     """What the engine needs to run one VIM's monitor action."""
 
     vim_id: str
+    execution_id: str
     status: str
     task_input: dict[str, Any]
+    project_id: str = ""
 
 
 def running_monitors(session: Session, vim_ids: set[str] | None = None) -> list[RunningMonitor]:
     """RUNNING executions of live VIMs (all, or those of `vim_ids`): monitors to run."""
     query = (
-        select(Execution.vim_id, Execution.input, Vim.status)
+        select(Execution.vim_id, Execution.id, Execution.input, Vim.status, Vim.tenant_id)
         .join(Vim, Vim.id == Execution.vim_id)
         .where(Execution.state == RUNNING, Vim.deleted_at.is_(None))
     )
     if vim_ids is not None:
         query = query.where(Execution.vim_id.in_(vim_ids))
     return [
-        RunningMonitor(vim_id=row.vim_id, status=row.status, task_input=json.loads(row.input))
+        RunningMonitor(
+            vim_id=row.vim_id,
+            execution_id=row.id,
+            status=row.status,
+            task_input=json.loads(row.input),
+            project_id=row.tenant_id,
+        )
         for row in session.execute(query)
     ]
 
 
-def _scoped(query, model: type, context: RequestContext):  # noqa: ANN001, ANN202
+def _scoped(query: Select[Any], model: RecordModel, context: RequestContext) -> Select[Any]:
     return query if context.is_admin else query.where(model.project_id == context.project_id)
 
 
 def list_records(
     session: Session,
     context: RequestContext,
-    model: type,
+    model: RecordModel,
     filters: dict[str, str],
     allowed: frozenset[str],
     *,
@@ -215,6 +292,7 @@ def list_records(
 ) -> list[Any]:
     """Records in creation order (or newest first); `marker`, the id of the last record of
     the previous page, pages by keyset so a deep page costs what the first one does."""
+    query: Select[Any]
     if newest_first:
         query = select(model).order_by(model.created_at.desc(), model.id.desc())
     else:
@@ -242,8 +320,11 @@ def get_workflow(session: Session, context: RequestContext, identifier: str) -> 
     return session.scalars(_scoped(query, Workflow, context)).first()
 
 
-def get_record(session: Session, context: RequestContext, model: type, record_id: str) -> Any:
-    record = session.get(model, record_id)
+def get_record(
+    session: Session, context: RequestContext, model: RecordModel, record_id: str
+) -> Any:
+    # mypy joins the three models to their Base; each of them has project_id.
+    record = cast("Workflow | Execution | Task | None", session.get(model, record_id))
     if record is None or not context.can_see(record.project_id):
         return None
     return record

@@ -1,7 +1,9 @@
-"""The api process; on the embedded default it also hosts the conductor and the engine.
+"""The api process; on the embedded default it also runs the engine and the conductor,
+in a child process of its own (vimwatch.roles.engine_supervisor), started before this
+module is imported (vimwatch.roles.engine_child).
 
-Everything is built in the ASGI lifespan so that the engine and the request handlers
-share the loop that owns the transport.
+Everything is built in the ASGI lifespan, on the loop that owns the transport the request
+handlers cast through.
 """
 
 from __future__ import annotations
@@ -15,18 +17,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vimwatch.api.app import create_app
-from vimwatch.conductor.client import CONDUCTOR_TOPIC
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
+from vimwatch.contract import CONDUCTOR_TOPIC
 from vimwatch.dashboard.feed import EventFeed
+from vimwatch.messaging.base import Transport
 from vimwatch.messaging.factory import open_transport
 from vimwatch.metrics.collectors import metrics_registry
-from vimwatch.metrics.loop_lag import LoopLag
-from vimwatch.metrics.probes import ProbeStats
-from vimwatch.monitor.engine import Engine
+from vimwatch.metrics.merge import merged_with
+from vimwatch.registry.fleet_summary import FleetSummary
+from vimwatch.roles.availability import keep_summarising
+from vimwatch.roles.engine_child import EngineChild
+from vimwatch.roles.engine_supervisor import EngineCasts, EngineProcess
 from vimwatch.roles.reconciler import keep_reconciling
+from vimwatch.roles.retention import keep_pruning
 from vimwatch.roles.runtime import open_registry
-from vimwatch.secrets.keyring import Keyring
+from vimwatch.roles.state_watch import watch_state
+from vimwatch.secrets.sealed import open_keyring
 from vimwatch.services.vims import VimService
 from vimwatch.webhooks.service import WebhookService
 from vimwatch.webhooks.worker import DeliveryWorker
@@ -35,41 +42,48 @@ from vimwatch.workflows.backends.factory import open_backend
 LOG = logging.getLogger(__name__)
 
 
-def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
-    """Check the state dir, keys and schema now, so that a bad setup fails before serving."""
+def build_api_app(
+    settings: Settings, *, embedded: bool, engine_child: EngineChild | None = None
+) -> FastAPI:
+    """Check the state dir, keys and schema now, so that a bad setup fails before serving.
+
+    `engine_child`: the embedded default's engine process where engines run its monitors,
+    started already; it gets its settings once the schema is current."""
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keyring = Keyring.open(settings.key_dir)
     registry = open_registry(settings, upgrade=embedded)
+    keyring = open_keyring(settings.key_dir, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        transport = open_transport(settings.transport_url, process_name="api")
+        # The embedded default's engine runs in a process of its own (engine_supervisor):
+        # the api's casts go there, and its conductor with it.
+        engine = EngineProcess(settings, engine_child) if embedded and engine_child else None
+        if engine:
+            await engine.launch()
+        if engine and not settings.transport_url:
+            transport: Transport = EngineCasts(engine)
+        else:
+            transport = open_transport(settings.transport_url, process_name="api")
         await transport.start()
         backend = open_backend(settings, registry, transport, asyncio.get_running_loop())
-        engine = None
-        if embedded:
+        if embedded and not engine:
             await transport.serve(CONDUCTOR_TOPIC, ConductorEndpoint(registry))
-            if backend.uses_engines:
-                engine = Engine(
-                    registry, transport, engine_id=settings.engine_id, lease_ttl=settings.lease_ttl
-                )
         service = VimService(registry, keyring, backend, settings)
-        probe_stats = loop_lag = None
-        if engine:
-            probe_stats, loop_lag = ProbeStats(), LoopLag()
-            engine.scheduler.probe_observers.append(probe_stats.record)
         feed = EventFeed(registry)
         deliveries = DeliveryWorker(registry, keyring)
         app.state.settings = settings
         app.state.registry = registry
+        app.state.keyring = keyring
         app.state.vims = service
         app.state.engine = engine
-        app.state.probe_stats = probe_stats
         app.state.feed = feed
-        app.state.webhooks = WebhookService(registry, keyring)
+        app.state.webhooks = WebhookService(registry, keyring, settings)
+        app.state.availability = FleetSummary(registry)
         app.state.metrics = metrics_registry(
-            registry, settings.metrics_per_vim, engine, probe_stats, loop_lag
+            registry, settings.metrics_per_vim, summary=app.state.availability
         )
+        if engine:
+            app.state.metrics = merged_with(app.state.metrics, engine.metric_families)
         reconciler = None
         if backend.reconcile_interval is None:
             await asyncio.to_thread(service.reconcile_monitoring)
@@ -79,13 +93,28 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
             )
         if engine:
             await engine.start()
-            loop_lag.start()
-            LOG.info("vimwatch embedded: %d monitors running", len(engine.scheduler))
+            LOG.info("vimwatch embedded: the engine runs in process %d", engine.pid)
         await feed.start()
+        app.state.drain.on_stop(feed.close_streams)
         deliveries.start()
+        watcher = asyncio.create_task(watch_state(keyring, registry))
+        pruner = asyncio.create_task(keep_pruning(registry, settings.event_retention))
+        summariser = asyncio.create_task(
+            keep_summarising(registry, app.state.availability, settings.availability_refresh)
+        )
         try:
             yield
         finally:
+            for task in (pruner, summariser):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            # Requests still finishing (their commits done) start monitors through the
+            # engine and transport: those stay up until the requests are answered.
+            await app.state.drain.idle(settings.shutdown_grace)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             if reconciler:
                 reconciler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -93,9 +122,8 @@ def build_api_app(settings: Settings, *, embedded: bool) -> FastAPI:
             await deliveries.stop()
             await feed.stop()
             if engine:
-                await loop_lag.stop()
                 await engine.stop()
             await transport.close()
-            registry.engine.dispose()
+            registry.db_engine.dispose()
 
     return create_app(lifespan)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from vimwatch.conductor.client import CONDUCTOR_TOPIC
 from vimwatch.conductor.status_changes import ConductorEndpoint
 from vimwatch.config import Settings
+from vimwatch.contract import CONDUCTOR_TOPIC
 from vimwatch.messaging.factory import open_transport
 from vimwatch.metrics.collectors import metrics_registry
 from vimwatch.metrics.exporter import serving_metrics
@@ -27,4 +27,4 @@ async def run_conductor(settings: Settings) -> None:
             await until_signalled()
         finally:
             await transport.close()
-            registry.engine.dispose()
+            registry.db_engine.dispose()

@@ -10,8 +10,7 @@ from vimwatch.metrics.collectors import metrics_registry
 from vimwatch.metrics.exporter import serving_metrics
 from vimwatch.metrics.loop_lag import LoopLag
 from vimwatch.metrics.probes import ProbeStats
-from vimwatch.monitor.engine import Engine
-from vimwatch.roles.runtime import open_registry, until_signalled
+from vimwatch.roles.runtime import open_engine, open_registry, until_signalled
 
 LOG = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ LOG = logging.getLogger(__name__)
 async def run_engine(settings: Settings) -> None:
     registry = open_registry(settings, upgrade=False)
     transport = open_transport(settings.transport_url, process_name=f"engine.{settings.engine_id}")
-    engine = Engine(registry, transport, engine_id=settings.engine_id, lease_ttl=settings.lease_ttl)
+    engine = open_engine(settings, registry, transport)
     probe_stats, loop_lag = ProbeStats(), LoopLag()
     engine.scheduler.probe_observers.append(probe_stats.record)
     collectors = metrics_registry(None, settings.metrics_per_vim, engine, probe_stats, loop_lag)
@@ -34,4 +33,4 @@ async def run_engine(settings: Settings) -> None:
             await loop_lag.stop()
             await engine.stop()
             await transport.close()
-            registry.engine.dispose()
+            registry.db_engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 from vimwatch.secrets.keyring import Keyring
 
 MASK = "***"
-_SECRET_WORDS = ("password", "secret", "token", "ssl_ca_cert")
+_SECRET_WORDS = ("password", "secret", "token", "ssl_ca_cert", "client_cert", "client_key")
 _PUBLIC_DESPITE_NAME = frozenset({"oidc_token_url"})
 
 

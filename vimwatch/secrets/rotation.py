@@ -16,16 +16,15 @@ from sqlalchemy import func, select
 from vimwatch.registry.database import Registry
 from vimwatch.registry.models import Vim, Webhook
 from vimwatch.secrets.keyring import Keyring, KeyringError, write_keys
+from vimwatch.secrets.sealed import SEALED_COLUMNS, open_keyring, sealed_secrets
 
-SEALED_COLUMNS: tuple[tuple[type, str], ...] = (
-    (Vim, "sealed_secrets"),
-    (Webhook, "sealed_secret"),
-)
 BATCH = 500
 
 
-def add_primary_key(key_dir: Path) -> Keyring:
-    keyring = Keyring.open(key_dir)
+def add_primary_key(key_dir: Path, registry: Registry) -> Keyring:
+    """Only on top of keys that open what is sealed: rotating away from a lost key file
+    would re-encrypt nothing and make the loss permanent."""
+    keyring = open_keyring(key_dir, registry)
     write_keys(key_dir, [Fernet.generate_key(), *keyring.keys])
     return Keyring.open(key_dir)
 
@@ -35,7 +34,7 @@ def count_sealed(registry: Registry) -> int:
     with registry.reading() as session:
         return sum(
             session.scalar(select(func.count()).where(getattr(model, column) != ""))
-            for model, column in SEALED_COLUMNS
+            for _, model, column, _ in SEALED_COLUMNS
         )
 
 
@@ -44,12 +43,12 @@ def reseal_all(
 ) -> int:
     """Re-encrypt every sealed value under the primary key; returns how many were changed."""
     changed = 0
-    for model, column in SEALED_COLUMNS:
+    for _, model, column, _ in SEALED_COLUMNS:
         attribute = getattr(model, column)
         last_id = ""
         while True:
             with registry.transaction() as session:
-                rows = list(
+                rows: list[Vim | Webhook] = list(
                     session.scalars(
                         select(model)
                         .where(attribute != "", model.id > last_id)
@@ -72,17 +71,13 @@ def prune_old_keys(registry: Registry, key_dir: Path) -> int:
     """Drop every key but the primary, after checking the primary opens every sealed value."""
     keyring = Keyring.open(key_dir)
     primary = Fernet(keyring.keys[0])
-    for model, column in SEALED_COLUMNS:
-        with registry.reading() as session:
-            for token in session.scalars(
-                select(getattr(model, column)).where(getattr(model, column) != "")
-            ):
-                try:
-                    primary.decrypt(token.encode())
-                except InvalidToken:
-                    raise KeyringError(
-                        "some secrets are still sealed with an old key; run the rotation again"
-                    ) from None
+    for sealed in sealed_secrets(registry):
+        try:
+            primary.decrypt(sealed.token.encode())
+        except InvalidToken:
+            raise KeyringError(
+                f"the secret of {sealed} is still sealed with an old key; run the rotation again"
+            ) from None
     dropped = len(keyring.keys) - 1
     write_keys(key_dir, keyring.keys[:1])
     return dropped

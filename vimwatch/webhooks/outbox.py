@@ -8,19 +8,25 @@ is marked failed and kept, with its last error, for `webhook list` to show.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from vimwatch.registry.models import Event, Webhook, WebhookDelivery
+from vimwatch.webhooks.fairness import Candidate
 
 STATUS_CHANGED = "vim.status_changed"
 FIRST_RETRY = 1.0
 LONGEST_WAIT = 300.0
 GIVE_UP_AFTER = timedelta(days=1)
 _CHUNK = 1000  # projects per IN (...), below every database's limit on bound parameters
+#: Picks, among due candidates, the delivery ids a worker claims now.
+Chooser = Callable[[list[Candidate]], list[int]]
 
 
 def retry_delay(attempts: int) -> float:
@@ -83,6 +89,7 @@ def enqueue_status_changes(session: Session, changes: list[tuple[Event, str, str
 @dataclass(frozen=True)
 class Claimed:
     delivery_id: int
+    project_id: str
     webhook_id: str
     event_id: int
     url: str
@@ -101,31 +108,79 @@ def _pending(now: datetime):  # noqa: ANN202 - a SQL condition
     )
 
 
-def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Deliveries due now that this worker won; a conditional UPDATE per row decides."""
-    candidates = session.scalars(
-        select(WebhookDelivery.id).where(_pending(now)).order_by(WebhookDelivery.id).limit(limit)
-    ).all()
+def due_candidates(session: Session, now: datetime, limit: int) -> list[Candidate]:
+    """The `limit` oldest due deliveries, and the oldest of every project with one due.
+
+    The second part is what lets a fair chooser see each project's head even when one
+    project has thousands of deliveries due ahead of it.
+    """
+    pending = _pending(now)
+    oldest = (
+        select(WebhookDelivery.id)
+        .where(pending)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+        .subquery()
+    )
+    heads = (
+        select(func.min(WebhookDelivery.id))
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(pending)
+        .group_by(Webhook.project_id)
+        .subquery()
+    )
+    ids = set(session.scalars(select(oldest.c.id))) | set(session.scalars(select(heads)))
+    if not ids:
+        return []
+    rows = session.execute(
+        select(WebhookDelivery.id, Webhook.project_id, Webhook.url)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.id.in_(sorted(ids)[:_CHUNK]))
+        .order_by(WebhookDelivery.id)
+    )
+    return [Candidate(delivery_id, project_id, url) for delivery_id, project_id, url in rows]
+
+
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    choose: Chooser | None = None,
+) -> list[Claimed]:
+    """Deliveries due now that this worker won; a conditional UPDATE per row decides.
+    `choose` picks among the candidates (default: the `limit` oldest)."""
+    candidates = due_candidates(session, now, limit)
+    wanted = (
+        choose(candidates)
+        if choose is not None
+        else [candidate.delivery_id for candidate in candidates[:limit]]
+    )
     won = [
         delivery_id
-        for delivery_id in candidates
-        if session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, _pending(now))
-            .values(claimed_until=now + lease)
+        for delivery_id in wanted
+        if cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, _pending(now))
+                .values(claimed_until=now + lease)
+            ),
         ).rowcount
     ]
     if not won:
         return []
     rows = session.execute(
-        select(WebhookDelivery, Webhook.url, Webhook.sealed_secret)
+        select(WebhookDelivery, Webhook.project_id, Webhook.url, Webhook.sealed_secret)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .where(WebhookDelivery.id.in_(won))
         .order_by(WebhookDelivery.id)
     )
     return [
-        Claimed(d.id, d.webhook_id, d.event_id, url, sealed, d.body, d.attempts, d.created_at)
-        for d, url, sealed in rows
+        Claimed(
+            d.id, project, d.webhook_id, d.event_id, url, sealed, d.body, d.attempts, d.created_at
+        )
+        for d, project, url, sealed in rows
     ]
 
 
@@ -158,11 +213,12 @@ def release(session: Session, delivery_ids: list[int]) -> None:
 
 
 def pending_count(session: Session) -> int:
-    return session.scalar(
+    pending = session.scalar(
         select(func.count()).where(
             WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None)
         )
     )
+    return pending or 0
 
 
 def drop_for_webhook(session: Session, webhook_id: str) -> None:

@@ -10,7 +10,15 @@ TIMEOUT = 5.0
 
 
 class DeliveryFailed(Exception):
-    """The receiver refused, failed, or did not answer in time; the message says which."""
+    """The receiver refused, failed, or did not answer in time; the message says which.
+
+    `answered` tells a receiver that answered (with an error status) from one that could
+    not be reached or kept the request hanging: only the latter ties up sending slots.
+    """
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 async def post_signed(
@@ -32,5 +40,5 @@ async def post_signed(
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise DeliveryFailed(f"cannot reach the receiver: {type(exc).__name__}: {exc}") from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"the receiver answered HTTP {response.status_code}")
+        raise DeliveryFailed(f"the receiver answered HTTP {response.status_code}", answered=True)
     return response.status_code

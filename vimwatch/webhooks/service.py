@@ -14,8 +14,11 @@ from typing import Any
 import httpx
 from sqlalchemy import case, func, select
 
+from vimwatch.config import Settings
 from vimwatch.context import RequestContext
 from vimwatch.errors import BadRequest, NotFound, VimwatchError
+from vimwatch.outbound import policy_for
+from vimwatch.registry import quotas
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.registry.models import Webhook, WebhookDelivery
 from vimwatch.secrets.credentials import MASK
@@ -47,9 +50,11 @@ def _view(webhook: Webhook, counts: dict[str, Any] | None = None) -> dict[str, A
 
 
 class WebhookService:
-    def __init__(self, registry: Registry, keyring: Keyring) -> None:
+    def __init__(self, registry: Registry, keyring: Keyring, settings: Settings) -> None:
         self._registry = registry
         self._keyring = keyring
+        self._settings = settings
+        self._outbound = policy_for(tuple(settings.outbound_denied))
 
     def add(
         self, context: RequestContext, url: str, secret: str, project_id: str | None = None
@@ -57,6 +62,7 @@ class WebhookService:
         project = project_id or context.project_id
         if project != context.project_id and not context.is_admin:
             raise BadRequest("adding a webhook for another project requires the admin role")
+        self._outbound.check(url, context, "the webhook's host")
         webhook = Webhook(
             id=str(uuid.uuid4()),
             project_id=project,
@@ -65,10 +71,11 @@ class WebhookService:
             created_at=utcnow(),
         )
         with self._registry.transaction() as session:
+            quotas.reserve(session, self._settings, project, "webhooks", 1)
             session.add(webhook)
         return _view(webhook)
 
-    def list(self, context: RequestContext) -> list[dict[str, Any]]:
+    def list_webhooks(self, context: RequestContext) -> list[dict[str, Any]]:
         with self._registry.reading() as session:
             query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
             if not context.is_admin:
@@ -97,6 +104,7 @@ class WebhookService:
                 return self._find(session, context, webhook_id)
 
         webhook = await asyncio.to_thread(load)
+        await asyncio.to_thread(self._outbound.check, webhook.url, context, "the webhook's host")
         secret = self._keyring.unseal(webhook.sealed_secret).decode()
         body = json.dumps(
             {

@@ -2,9 +2,10 @@
 
 The worker claims at most as many deliveries as it has free sending slots, sends each in
 its own task (a receiver that hangs holds one slot for at most the send timeout), and
-settles each in the database. Several api processes may run workers: claims are leases,
-so each delivery is sent by one worker at a time, and one that died mid-send is picked up
-again when its lease runs out. That is what makes delivery at least once.
+settles each in the database. Which due deliveries fill the free slots is fair across
+projects and receivers (webhooks.fairness). Several api processes may run workers: claims
+are leases, so each delivery is sent by one worker at a time, and one that died mid-send
+is picked up again when its lease runs out. That is what makes delivery at least once.
 """
 
 from __future__ import annotations
@@ -12,20 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from vimwatch.metrics.instruments import WEBHOOK_DELIVERIES
+from vimwatch.instruments import WEBHOOK_DELIVERIES
 from vimwatch.registry.database import Registry, utcnow
 from vimwatch.secrets.keyring import Keyring, KeyringError
-from vimwatch.webhooks import outbox
+from vimwatch.webhooks import fairness, outbox
 from vimwatch.webhooks.sender import TIMEOUT, DeliveryFailed, post_signed
 
 LOG = logging.getLogger(__name__)
 POLL = 0.5
 SLOTS = 32
+# Due deliveries read each poll for the fair choice, besides every project's oldest.
+CANDIDATES = 256
 LEASE = timedelta(seconds=TIMEOUT + 30)
 
 
@@ -36,6 +41,7 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._sending: dict[asyncio.Task[None], outbox.Claimed] = {}
+        self._breakers = fairness.CircuitBreakers()
 
     def start(self) -> None:
         self._client = httpx.AsyncClient(follow_redirects=False)
@@ -65,8 +71,17 @@ class DeliveryWorker:
         while True:
             free = SLOTS - len(self._sending)
             if free > 0:
+                in_flight = list(self._sending.values())
+                choose = partial(
+                    fairness.choose,
+                    free=free,
+                    in_flight_projects=Counter(d.project_id for d in in_flight),
+                    in_flight_destinations=Counter(fairness.destination(d.url) for d in in_flight),
+                    breakers=self._breakers,
+                    now=asyncio.get_running_loop().time(),
+                )
                 try:
-                    claimed = await asyncio.to_thread(self._claim, free)
+                    claimed = await asyncio.to_thread(self._claim, choose)
                 except Exception as exc:  # the worker must outlive any one bad round
                     LOG.warning("cannot read the webhook outbox, retrying: %s", type(exc).__name__)
                     claimed = []
@@ -83,14 +98,15 @@ class DeliveryWorker:
         with self._registry.transaction() as session:
             outbox.release(session, delivery_ids)
 
-    def _claim(self, limit: int) -> list[outbox.Claimed]:
+    def _claim(self, choose: outbox.Chooser) -> list[outbox.Claimed]:
         with self._registry.transaction() as session:
-            return outbox.claim_due(session, utcnow(), limit, LEASE)
+            return outbox.claim_due(session, utcnow(), CANDIDATES, LEASE, choose)
 
     async def _deliver(self, delivery: outbox.Claimed) -> None:
-        error = None
+        error, answered = None, True
         try:
             secret = self._keyring.unseal(delivery.sealed_secret).decode()
+            assert self._client is not None, "deliveries run only between start and stop"
             await post_signed(
                 self._client,
                 delivery.url,
@@ -99,8 +115,13 @@ class DeliveryWorker:
                 delivery=str(delivery.delivery_id),
                 event=outbox.STATUS_CHANGED,
             )
-        except (DeliveryFailed, KeyringError) as exc:
+        except DeliveryFailed as exc:
+            error, answered = str(exc), exc.answered
+        except KeyringError as exc:
             error = str(exc)
+        self._breakers.record(
+            fairness.destination(delivery.url), answered, asyncio.get_running_loop().time()
+        )
         try:
             outcome = await asyncio.to_thread(self._settle, delivery, error)
         except SQLAlchemyError as exc:

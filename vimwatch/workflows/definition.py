@@ -12,10 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vimwatch.check_names import API, parse_checks
 from vimwatch.config import Settings
-from vimwatch.errors import InvalidConfig
+from vimwatch.context import RequestContext
+from vimwatch.contract import TASK_NAME, workflow_name
+from vimwatch.errors import BadRequest, InvalidConfig
 from vimwatch.monitor.target import target_from_auth_url
-from vimwatch.registry.workflows import TASK_NAME, workflow_name
+from vimwatch.registry.models import Vim
 
 ACTION = "vimwatch.vim_ping_action"
 # Keys written bare (ours all are); any other key is quoted like a value. Starting with a
@@ -29,6 +32,22 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 _LONGEST_KEY = 1000
 # One encoder for every scalar: json.dumps with options builds a new one per call.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+#: The least probe interval anyone may set, admins too: below it one VIM is a probe flood.
+#: A VIM stored with less (before this floor existed) is probed at this interval.
+ABSOLUTE_MIN_INTERVAL = 0.01
+
+
+class ApiOverrides(BaseModel):
+    """What a VIM may set under `extra.monitor.api`: its API check's own pace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: float | None = Field(default=None, gt=0, le=86400)
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    down_after: int | None = Field(default=None, ge=1, le=1000)
+    up_after: int | None = Field(default=None, ge=1, le=1000)
+    # Also ask the compute, network and orchestration endpoints for their version documents.
+    endpoints: bool = False
 
 
 class MonitorOverrides(BaseModel):
@@ -37,6 +56,8 @@ class MonitorOverrides(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     probe: Literal["icmp", "tcp", "http"] | None = None
+    checks: list[str] | None = Field(default=None, min_length=1, max_length=4)
+    api: ApiOverrides | None = None
     interval: float | None = Field(default=None, gt=0, le=3600)
     timeout: float | None = Field(default=None, gt=0, le=3600)
     down_after: int | None = Field(default=None, ge=1, le=1000)
@@ -48,39 +69,121 @@ class MonitorOverrides(BaseModel):
             raise ValueError("timeout must not exceed interval")
         return self
 
+    @model_validator(mode="after")
+    def _checks_agree(self) -> MonitorOverrides:
+        if self.checks is not None:
+            self.checks = parse_checks(self.checks)
+            if self.probe is not None and self.probe != self.checks[0]:
+                raise ValueError(f"probe {self.probe!r} disagrees with checks {self.checks}")
+        return self
+
 
 _NO_OVERRIDES = MonitorOverrides()
 
 
-def monitor_input(
-    vim_id: str, auth_url: str, cert_verify: Any, extra: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
-    """The task input for a VIM; InvalidConfig when its extra.monitor is wrong."""
+def _overrides(extra: dict[str, Any]) -> MonitorOverrides:
     raw = extra.get("monitor") or {}
     if not isinstance(raw, dict):
         raise InvalidConfig("extra.monitor must be a mapping of monitor settings")
     try:
         # Most VIMs override nothing; validating an empty mapping cost every registration.
-        overrides = MonitorOverrides(**raw) if raw else _NO_OVERRIDES
+        return MonitorOverrides(**raw) if raw else _NO_OVERRIDES
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'monitor'}: {err['msg']}"
             for err in exc.errors()
         )
         raise InvalidConfig(f"invalid extra.monitor: {problems}") from exc
+
+
+def monitor_input(
+    vim_id: str, auth_url: str, cert_verify: Any, extra: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """The task input for a VIM; InvalidConfig when its extra.monitor is wrong."""
+    overrides = _overrides(extra)
     target = target_from_auth_url(auth_url, cert_verify)
-    interval = overrides.interval or settings.monitor_interval
-    return {
+    interval = max(overrides.interval or settings.monitor_interval, ABSOLUTE_MIN_INTERVAL)
+    if overrides.checks is not None:
+        probe, api = overrides.checks[0], API in overrides.checks
+    else:
+        probe = overrides.probe or settings.monitor_probe
+        api = API in settings.monitor_checks.split(",")
+    task_input = {
         "vim_id": vim_id,
         "auth_url": target.url,
         "targetip": target.host,
         "cert_verify": target.verify_tls,
-        "probe": overrides.probe or settings.monitor_probe,
+        "probe": probe,
         "interval": interval,
         "timeout": min(overrides.timeout or settings.monitor_timeout, interval),
         "down_after": overrides.down_after or settings.monitor_down_after,
         "up_after": overrides.up_after or settings.monitor_up_after,
     }
+    if api and settings.workflow_backend == "mistral":
+        raise InvalidConfig(
+            "extra.monitor.checks: the api check runs in vimwatch engines; "
+            "with the mistral workflow backend a VIM has its probe only"
+        )
+    if api:
+        # Only VIMs with an API check carry these keys: the others' input stays the seed's.
+        task_input["checks"] = [probe, API]
+        task_input["api"] = _api_input(overrides.api or ApiOverrides(), settings)
+    return task_input
+
+
+def _api_input(api: ApiOverrides, settings: Settings) -> dict[str, Any]:
+    interval = api.interval or settings.monitor_api_interval
+    return {
+        "interval": interval,
+        "timeout": min(api.timeout or settings.monitor_api_timeout, interval),
+        "down_after": api.down_after or 1,
+        "up_after": api.up_after or 1,
+        "endpoints": api.endpoints,
+    }
+
+
+def check_monitor_floors(
+    extra: dict[str, Any], context: RequestContext, settings: Settings
+) -> None:
+    """Refuse an extra.monitor that would probe too often: below ABSOLUTE_MIN_INTERVAL for
+    anyone, below the configured floors for a non-admin. Checked where a caller sets the
+    monitor (register, import, update), never on a stored VIM, so a VIM an admin tuned
+    keeps its settings when its monitor restarts."""
+    overrides = _overrides(extra)
+    interval, timeout = overrides.interval, overrides.timeout
+    if context.is_admin:
+        if interval is not None and interval < ABSOLUTE_MIN_INTERVAL:
+            raise BadRequest(
+                f"extra.monitor.interval must be at least {ABSOLUTE_MIN_INTERVAL} s, not {interval}"
+            )
+        return
+    # The configured floors are never below the absolute one (vimwatch.config).
+    floors: tuple[tuple[str, float | None, float, str], ...] = (
+        ("interval", interval, settings.monitor_min_interval, "VIMWATCH_MONITOR_MIN_INTERVAL"),
+        ("timeout", timeout, settings.monitor_min_timeout, "VIMWATCH_MONITOR_MIN_TIMEOUT"),
+    )
+    if overrides.api is not None:
+        floors += (
+            (
+                "api.interval",
+                overrides.api.interval,
+                settings.monitor_min_api_interval,
+                "VIMWATCH_MONITOR_MIN_API_INTERVAL",
+            ),
+        )
+    for key, value, floor, setting in floors:
+        if value is not None and value < floor:
+            raise BadRequest(
+                f"extra.monitor.{key} must be at least {floor} s for a non-admin, not {value}"
+                f" (an admin may set less, or lower the floor with {setting})"
+            )
+
+
+def vim_monitor_input(vim: Vim, settings: Settings) -> dict[str, Any]:
+    """The task input for a registered VIM, from its row."""
+    return monitor_input(
+        vim.id, vim.auth_url, vim.auth_cred.get("cert_verify", True), vim.extra, settings
+    )
 
 
 def workflow_definition(

@@ -5,6 +5,7 @@
 const PAGE_SIZE = 50;
 const REFRESH_MS = 10000; // latency and sparklines change with every probe, not every event
 const TIMELINE_MAX = 200;
+const FLEET_RATIO_MS = 60000; // a 30-day ratio barely moves in a minute
 const SVG = "http://www.w3.org/2000/svg";
 
 const state = { page: 1, name: "", status: "", project: "", total: 0, lastEventId: null };
@@ -90,6 +91,17 @@ function sparkline(recent) {
   return svg;
 }
 
+// One badge per check of a VIM with several (icmp and api): green passing, red failing
+// with its reason beside it, grey before its first result.
+function checkBadges(checks) {
+  return Object.entries(checks).map(([name, check]) => {
+    const badge = el("span", { className: `check check-${check.state}`, textContent: name });
+    if (check.state !== "failing" || !check.reason) return badge;
+    badge.title = check.reason;
+    return el("span", {}, badge, el("span", { className: "reason", textContent: check.reason }));
+  });
+}
+
 function vimRow(vim) {
   const row = el("tr");
   row.dataset.vimId = vim.id;
@@ -103,7 +115,10 @@ function vimRow(vim) {
     el("td", { className: "num latency", textContent: latency }),
     el("td", { className: "changed", textContent: ago(vim.last_change), title: `${vim.last_change} UTC` }),
     el("td", { className: "recent" }, sparkline(vim.recent)),
+    el("td", { className: "checks" }, ...checkBadges(vim.checks || {})),
+    el("td", { className: "days" }),
   );
+  if (barsSeen.has(vim.id)) showBars(row, barsSeen.get(vim.id));
   row._recent = vim.recent;
   return row;
 }
@@ -132,6 +147,73 @@ async function loadVims() {
   $("range").textContent = `${first.toLocaleString()}–${last.toLocaleString()} of ${data.total.toLocaleString()}`;
   $("prev").disabled = state.page <= 1;
   $("next").disabled = last >= data.total;
+  loadBars(data.vims.map((vim) => vim.id)).catch(showError);
+}
+
+// A day's cell by its uptime ratio, as status pages colour them; grey when nothing was
+// counted that day, blue when a maintenance window took the whole of it.
+function dayClass(day) {
+  if (day.ratio === null) return day.maintenance ? "day-maintenance" : "day-none";
+  if (day.ratio >= 0.999) return "day-up";
+  if (day.ratio >= 0.99) return "day-minor";
+  if (day.ratio >= 0.95) return "day-major";
+  return "day-down";
+}
+
+function dayBars(days) {
+  const width = 120, height = 18, svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "days");
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  const step = width / days.length;
+  const today = new Date();
+  days.forEach((day, i) => {
+    const cell = document.createElementNS(SVG, "rect");
+    cell.setAttribute("class", dayClass(day));
+    cell.setAttribute("x", (i * step).toFixed(1));
+    cell.setAttribute("width", Math.max(1, step - 1).toFixed(1));
+    cell.setAttribute("height", height);
+    const date = new Date(today.getTime() - (days.length - 1 - i) * 86400000);
+    const ratio = day.ratio === null ? "nothing counted" : `${(day.ratio * 100).toFixed(2)} %`;
+    const tip = document.createElementNS(SVG, "title");
+    tip.textContent = `${date.toISOString().slice(0, 10)}: ${ratio}${day.maintenance ? " (maintenance)" : ""}`;
+    cell.append(tip);
+    svg.append(cell);
+  });
+  return svg;
+}
+
+function showBars(row, bars) {
+  row.querySelector("td.days").replaceChildren(dayBars(bars.days));
+  row.classList.toggle("maintenance", bars.in_maintenance);
+  const badge = row.querySelector("td.state");
+  badge.querySelector(".in-maintenance")?.remove();
+  if (bars.in_maintenance) {
+    badge.append(el("span", { className: "in-maintenance", textContent: "maintenance" }));
+  }
+}
+
+// The last bars of each VIM on screen, so that a reload of the page's rows shows them at
+// once rather than blank until their own request answers.
+const barsSeen = new Map();
+
+async function loadBars(ids) {
+  if (!ids.length) return;
+  const query = new URLSearchParams(ids.map((id) => ["id", id]));
+  const data = await getJson(`/dashboard/api/availability?${query}`);
+  barsSeen.clear();
+  for (const row of $("vims").tBodies[0].rows) {
+    const bars = data.vims[row.dataset.vimId];
+    if (!bars) continue;
+    barsSeen.set(row.dataset.vimId, bars);
+    showBars(row, bars);
+  }
+}
+
+async function loadFleetRatio() {
+  const data = await getJson("/v1.0/availability?window=30d&limit=1");
+  const ratio = data.availability.ratio;
+  $("fleet-ratio").textContent = `30 days: ${ratio === null ? "—" : `${(ratio * 100).toFixed(3)} %`}`;
 }
 
 function timelineItem(event) {
@@ -301,4 +383,6 @@ state.project = $("filter-project").value.trim();
 loadVims().catch(showError);
 loadEvents().catch(showError);
 setInterval(() => loadVims().catch(showError), REFRESH_MS);
+loadFleetRatio().catch(showError);
+setInterval(() => loadFleetRatio().catch(showError), FLEET_RATIO_MS);
 follow();

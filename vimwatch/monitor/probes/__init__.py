@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from vimwatch.monitor.probes.base import Probe, ProbeResult, ProbeUnavailable, Report
 from vimwatch.monitor.probes.http import HttpProbe
@@ -23,7 +24,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROBES: dict[str, type] = {"icmp": IcmpProbe, "tcp": TcpProbe, "http": HttpProbe}
+PROBES: dict[str, Callable[[], Probe]] = {"icmp": IcmpProbe, "tcp": TcpProbe, "http": HttpProbe}
 
 
 async def open_probe(kind: str) -> Probe:

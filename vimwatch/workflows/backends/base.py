@@ -7,17 +7,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-ENGINE_ADDRESS = "vimwatch.engine"
+from vimwatch.contract import kill_address
+from vimwatch.messaging.base import Transport
 
 
-def kill_address(vim_id: str) -> str:
-    """The address a VIM's monitor listens on, as the old Tacker monitor did."""
-    return f"KILL_ACTION.{vim_id}"
+async def cast_kill(transport: Transport, vim_id: str, execution_id: str | None) -> None:
+    """Cast `killAction` for one execution of the VIM; its monitor ends only if it runs
+    that execution, so a kill arriving after the next execution started ends nothing.
+    Without an execution (Tacker's form of the cast) it ends whatever monitor runs."""
+    arguments = {} if execution_id is None else {"execution_id": execution_id}
+    await transport.cast(kill_address(vim_id), "killAction", **arguments)
 
 
 class WorkflowBackend(ABC):
     #: Whether vimwatch engines run the monitors (else another system's workers do).
-    uses_engines: bool = True
+    engines_run_monitors: bool = True
     #: Seconds between the api process's reconciles; None: only at start-up, because
     #: nothing can fail behind the backend's back.
     reconcile_interval: float | None = None
@@ -27,8 +31,9 @@ class WorkflowBackend(ABC):
         return False
 
     @abstractmethod
-    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
-        """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it."""
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> bool:
+        """Create the workflow vim_id_<id> if needed and start a RUNNING execution of it,
+        unless the VIM is deleted or has one; returns whether it started one."""
 
     def record_new(self, session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Write the workflow records of VIMs being created into `session`, the registry
@@ -46,6 +51,11 @@ class WorkflowBackend(ABC):
     @abstractmethod
     def stop_monitoring(self, vim_id: str) -> None:
         """Kill the monitor, then delete the executions (forced) and the workflow."""
+
+    def ended_vims(self) -> set[str]:
+        """VIMs with an execution that ended (a monitor lost behind our back), found
+        cheaply; backends whose engines audit the executions themselves return none."""
+        return set()
 
     @abstractmethod
     def monitored_vims(self) -> set[str]:

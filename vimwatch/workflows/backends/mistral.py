@@ -23,10 +23,10 @@ import requests
 from mistralclient.api import base as mistral_base
 from mistralclient.api.v2 import client as mistral_client
 
+from vimwatch.contract import RUNNING, workflow_name
 from vimwatch.errors import ServiceUnavailable
 from vimwatch.messaging.base import Transport, run_from_thread
-from vimwatch.registry.workflows import RUNNING, workflow_name
-from vimwatch.workflows.backends.base import WorkflowBackend, kill_address
+from vimwatch.workflows.backends.base import WorkflowBackend, cast_kill
 from vimwatch.workflows.definition import workflow_definition
 
 LOG = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _vim_id(name: str) -> str | None:
 
 
 class MistralBackend(WorkflowBackend):
-    uses_engines = False
+    engines_run_monitors = False
     reconcile_interval = 60.0
 
     def __init__(
@@ -66,7 +66,7 @@ class MistralBackend(WorkflowBackend):
         self._vim_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._missed = threading.Event()
 
-    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> None:
+    def start_monitoring(self, vim_id: str, project_id: str, task_input: dict[str, Any]) -> bool:
         """Idempotent, and tidies up: the VIM ends with exactly one RUNNING execution.
 
         The newest RUNNING execution is kept; any other (finished, or a duplicate left by a
@@ -83,7 +83,7 @@ class MistralBackend(WorkflowBackend):
                 if not running or execution is not running[-1]:
                     self._ignore_missing(client.executions.delete, execution.id, force=True)
             if running:
-                return
+                return False
             workflow = self._find_workflow(name)
             if workflow is None:
                 client.workflows.create(definition, scope="private")
@@ -91,21 +91,48 @@ class MistralBackend(WorkflowBackend):
                 client.workflows.update(definition, scope="private")
             client.executions.create(wf_identifier=name, workflow_input={})
         LOG.info("started workflow %s in Mistral (project %s)", name, project_id)
+        return True
 
     def stop_monitoring(self, vim_id: str) -> None:
-        run_from_thread(self._loop, self._transport.cast(kill_address(vim_id), "killAction"))
+        """Kill each execution's monitor by name, then delete the executions and workflow.
+
+        A kill names its execution, so that one reaching an executor late cannot end the
+        monitor of an execution started after it. When Mistral cannot be asked which
+        executions there are, the kill names none (ending whatever monitor the VIM has):
+        no new execution can be started then either.
+        """
         name = workflow_name(vim_id)
         with self._vim_lock(vim_id):
             try:
                 with self._mistral(f"remove workflow {name}"):
                     client = self._client()
-                    for execution in list(self._all(client.executions, workflow_name=name)):
+                    executions = list(self._all(client.executions, workflow_name=name))
+                    for execution in executions:
+                        self._kill(vim_id, execution.id)
+                    for execution in executions:
                         self._ignore_missing(client.executions.delete, execution.id, force=True)
                     self._ignore_missing(client.workflows.delete, name)
             except ServiceUnavailable as exc:
-                # The kill went over the broker; the leftover workflow is an orphan that
+                # The kill goes over the broker; the leftover workflow is an orphan that
                 # the next reconcile removes.
+                self._kill(vim_id, None)
                 LOG.warning("%s; the monitor is stopped, the workflow is removed later", exc)
+
+    def ended_vims(self) -> set[str]:
+        """VIMs with an execution that is no longer RUNNING: normally none, so this is one
+        short page however large the fleet (stop_monitoring and start_monitoring delete
+        ended executions)."""
+        with self._mistral("list ended executions"):
+            return {
+                vim_id
+                for execution in self._all(
+                    self._client().executions,
+                    fields=["workflow_name", "state"],
+                    workflow_name=f"has:{WORKFLOW_PREFIX}",
+                    state=f"neq:{RUNNING}",
+                )
+                if (vim_id := _vim_id(execution.workflow_name)) is not None
+            }
 
     def monitored_vims(self) -> set[str]:
         """VIMs whose only execution is RUNNING; any other needs start_monitoring."""
@@ -127,6 +154,9 @@ class MistralBackend(WorkflowBackend):
                 self._client().workflows, fields=["name"], name=f"has:{WORKFLOW_PREFIX}"
             )
             return {vim for w in workflows if (vim := _vim_id(w.name)) is not None}
+
+    def _kill(self, vim_id: str, execution_id: str | None) -> None:
+        run_from_thread(self._loop, cast_kill(self._transport, vim_id, execution_id))
 
     def missed_work(self) -> bool:
         missed = self._missed.is_set()

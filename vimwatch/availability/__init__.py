@@ -1,0 +1,1 @@
+"""Availability: a VIM's status history, with maintenance left out, turned into answers."""
