@@ -142,9 +142,16 @@ def test_concurrent_register_and_delete_of_the_same_names_leaves_no_orphans(tmp_
         live = server.api("GET", "/v1.0/vims").json()["vims"]
         assert len({v["name"] for v in live}) == len(live)
         assert sum(v["is_default"] for v in live) <= 1
-        server.wait_for(
-            lambda: sorted(running_executions(server.state_dir)) == sorted(v["id"] for v in live)
-        )
+        wanted = sorted(v["id"] for v in live)
+        try:
+            server.wait_for(lambda: sorted(running_executions(server.state_dir)) == wanted)
+        except AssertionError:
+            running = set(running_executions(server.state_dir))
+            raise AssertionError(
+                f"running executions of deleted VIMs: {sorted(running - set(wanted))}; "
+                f"live VIMs without one: {sorted(set(wanted) - running)}"
+                f"\n{server.log()[-6000:]}"
+            ) from None
         workflows = server.api("GET", "/v2/workflows").json()["workflows"]
         assert sorted(w["name"] for w in workflows) == sorted(f"vim_id_{v['id']}" for v in live)
         # The engine starts monitors in its lease rounds, a moment after the executions.

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,22 @@ def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The sqlite3 module begins a transaction only before a write, so the reads of a
+    # check-then-write (is this VIM still live? then start its execution) ran outside it,
+    # and another process (the engine's, the CLI's) could commit in between. Transactions
+    # begin where SQLAlchemy begins them instead (_begin_sqlite).
+    dbapi_connection.isolation_level = None
+
+
+#: Execution option naming the statement that begins a transaction on SQLite.
+_SQLITE_BEGIN = "vimwatch_sqlite_begin"
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """Writers take the database's write lock at BEGIN IMMEDIATE, waiting their turn through
+    busy_timeout: a transaction that read first and only then asked for the lock would
+    fail at once when another process wrote meanwhile. Readers take a snapshot."""
+    connection.exec_driver_sql(connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
 
 
 def _sqlite_file_creator(path: Path) -> Callable[[], sqlite3.Connection]:
@@ -61,6 +77,7 @@ def make_db_engine(url: str) -> Engine:
         else:
             db_engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(db_engine, "connect", _tune_sqlite)
+        event.listen(db_engine, "begin", _begin_sqlite)
         return db_engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -94,6 +111,11 @@ class Registry:
     def __init__(self, db_engine: Engine) -> None:
         self.db_engine = db_engine
         self._sessions = sessionmaker(db_engine, expire_on_commit=False)
+        self._writing = sessionmaker(
+            db_engine,
+            expire_on_commit=False,
+            execution_options={_SQLITE_BEGIN: "BEGIN IMMEDIATE"},
+        )
         # SQLite has one writer at a time, and a writer that finds the database locked
         # sleeps in steps of up to 100 ms before it retries: under concurrent requests
         # most of the time went to those sleeps. Queueing this process's writers on a
@@ -112,7 +134,7 @@ class Registry:
         if self._file:
             self._file.check()
         writer = self._writer if self._writer is not None else nullcontext()
-        with writer, self._sessions.begin() as session:
+        with writer, self._writing.begin() as session:
             yield session
             before_commit()
 
