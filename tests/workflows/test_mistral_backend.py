@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -168,6 +169,40 @@ def answering_port() -> Iterator[int]:
 
 # A real Mistral on a loaded two-core machine is slow: 60 s a condition, polled twice a second.
 wait_for = partial(polling.wait_for, timeout=60.0, interval=0.5)
+
+
+# Installed by vimwatch's `server` extra only; Mistral's own driver is psycopg2.
+SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "httptools", "psycopg", "pymysql")
+
+
+def test_the_executors_environment_runs_the_action_without_the_servers_packages(
+    mistral_venv: Path,
+) -> None:
+    """pip install 'vimwatch[mistral]' brings the monitor action and none of the API
+    server's packages; the walk-through below then runs the action in that environment,
+    and the server's roles there refuse to start with what to install."""
+    found = subprocess.run(
+        [
+            str(mistral_venv / "bin" / "python"),
+            "-c",
+            "import importlib.util, sys, vimwatch.hosts.mistral_action\n"
+            "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m)))",
+            *SERVER_PACKAGES,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert found.stdout.split() == []
+    serve = subprocess.run(
+        [str(mistral_venv / "bin" / "vimwatch"), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert serve.returncode != 0
+    assert "pip install 'vimwatch[server]'" in serve.stderr
 
 
 def test_walkthrough_on_mistral_shows_the_seed_story_and_leaves_nothing(

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from argparse import ArgumentParser, Namespace
 
 from cliff.command import Command
 
+from vimwatch.cli.client import CommandError
 from vimwatch.config import Settings, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What the `server` extra adds and an HTTP role cannot start without. The base install is
+# what a Mistral executor needs for the monitor action, and has none of them.
+SERVER_MODULES = ("fastapi", "uvicorn")
+
+
+def require_server_packages() -> None:
+    missing = [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CommandError(
+            f"this role needs the server's packages ({', '.join(missing)} missing): "
+            "pip install 'vimwatch[server]'"
+        )
 
 
 class _Role(Command):
@@ -35,6 +49,7 @@ class _HttpRole(_Role):
         return parser
 
     def take_action(self, args: Namespace) -> None:
+        require_server_packages()
         from vimwatch.roles.claims import listen, lock_state_dir
         from vimwatch.roles.engine_child import EngineChild
         from vimwatch.workflows.backends.choice import engines_run_monitors
